@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from civicdesk.core.models import AuditEvent
+from civicdesk.identity import roles
+
+
+@dataclass(frozen=True)
+class Panel:
+    role: object
+    title: object
+    description: object
+    links: tuple[tuple[object, str], ...]
+
+
+# What each role's landing page offers. Later issues add their consoles to these lists.
+_PANELS = {
+    roles.CALL_CENTRE_AGENT: (
+        _("Call centre"),
+        _("Identify callers, log calls and raise cases for them."),
+        (),
+    ),
+    roles.REVENUE_OFFICER: (
+        _("Revenue"),
+        _("Payments, unmatched bank lines, refunds and billing runs."),
+        (),
+    ),
+    roles.CASE_SPECIALIST: (
+        _("Cases"),
+        _("Work the cases routed to your team within their SLAs."),
+        (),
+    ),
+    roles.SERVICE_CENTRE_ADMIN: (
+        _("Service centre"),
+        _("Welcome visitors, run the queue and send them to a specialist."),
+        (),
+    ),
+    roles.QUALITY_CONTROLLER: (
+        _("Quality control"),
+        _("Check service against the standards and read the audit log."),
+        ((_("Audit log"), "backoffice:audit_log"),),
+    ),
+    roles.OPERATOR_ADMIN: (
+        _("Operator administration"),
+        _("Operator settings, users and roles, and the audit log."),
+        ((_("Admin portal"), "admin:index"), (_("Audit log"), "backoffice:audit_log")),
+    ),
+}
+
+
+def landing_for(user) -> list[Panel]:
+    names = {g.name for g in user.groups.all()}
+    panels = []
+    for key, (title, description, links) in _PANELS.items():
+        role = roles.ROLES[key]
+        if role.name in names or (user.is_superuser and key == roles.OPERATOR_ADMIN):
+            panels.append(
+                Panel(role.label, title, description, tuple((t, reverse(u)) for t, u in links))
+            )
+    return panels
+
+
+def audit_events(*, action: str = "") -> QuerySet[AuditEvent]:
+    events = AuditEvent.objects.select_related("actor")
+    if action:
+        events = events.filter(action=action)
+    return events

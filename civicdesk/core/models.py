@@ -1,0 +1,80 @@
+"""Shared model mixins and the append-only audit log."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class AppendOnlyError(RuntimeError):
+    """An append-only record was asked to change or disappear."""
+
+
+class AppendOnlyModel(models.Model):
+    """Rows are inserted once and never updated or deleted (audit trails, ledgers, timelines)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError(f"{type(self).__name__} rows are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{type(self).__name__} rows are append-only")
+
+
+class AuditEvent(AppendOnlyModel):
+    """Security-relevant events: logins, failures, lockouts, permission denials, MFA, tokens."""
+
+    class Action(models.TextChoices):
+        LOGIN_SUCCEEDED = "login.succeeded", _("Login succeeded")
+        LOGIN_FAILED = "login.failed", _("Login failed")
+        LOGIN_LOCKED_OUT = "login.locked_out", _("Locked out after failed logins")
+        LOGOUT = "logout", _("Logout")
+        MFA_SUCCEEDED = "mfa.succeeded", _("MFA code accepted")
+        MFA_FAILED = "mfa.failed", _("MFA code refused")
+        PERMISSION_DENIED = "permission.denied", _("Permission denied")
+        PASSWORD_CHANGED = "password.changed", _("Password changed")
+        PASSWORD_RESET = "password.reset", _("Password reset")
+        SESSIONS_REVOKED = "sessions.revoked", _("Other sessions logged out")
+        TOKEN_CREATED = "token.created", _("API token issued")
+        TOKEN_REVOKED = "token.revoked", _("API token revoked")
+        USER_REGISTERED = "user.registered", _("Registered")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    occurred_at = models.DateTimeField(_("occurred at"), auto_now_add=True, db_index=True)
+    action = models.CharField(_("action"), max_length=40, choices=Action.choices, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    identifier = models.CharField(_("identifier"), max_length=254, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=300, blank=True)
+    path = models.CharField(_("path"), max_length=300, blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit log")
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} {self.identifier}"

@@ -1,0 +1,73 @@
+"""Building a demo operator. Deterministic for a given jurisdiction and seed; idempotent."""
+
+from __future__ import annotations
+
+import base64
+import random
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from civicdesk.demo.profiles import DEMO_TOTP_SECRET, DEMO_USERS, PROFILES
+from civicdesk.identity import roles
+from civicdesk.identity.models import Channel, User
+from civicdesk.identity.services import user_assign_role
+from civicdesk.registry.models import Operator
+
+
+@dataclass
+class DemoReport:
+    operator: Operator
+    created: bool
+    users: list[tuple[str, str]]  # (email, role label)
+
+
+@transaction.atomic
+def demo_build(*, jurisdiction: str, accounts: int = 1000, seed: int = 1) -> DemoReport:
+    """Create the demo operator and its users. When an operator exists, keep it and its data."""
+    profile = PROFILES[jurisdiction]
+    rng = random.Random(f"{jurisdiction}:{seed}")  # noqa: S311 - demo data, not security
+    operator = Operator.objects.first()
+    created = operator is None
+    if created:
+        operator = Operator.objects.create(
+            name=profile.name,
+            jurisdiction=profile.jurisdiction,
+            currency=profile.currency,
+            timezone=profile.timezone,
+            default_language=profile.default_language,
+            enabled_languages=list(profile.enabled_languages),
+            email=profile.email,
+            phone=profile.phone,
+            website=profile.website,
+            address=profile.address,
+        )
+    users = []
+    totp_key = base64.b32decode(DEMO_TOTP_SECRET).hex()
+    for demo in DEMO_USERS:
+        role = roles.ROLES[demo.role]
+        user = User.objects.filter(email=demo.email).first()
+        if user is None:
+            user = User.objects.create_user(
+                email=demo.email,
+                password=settings.CIVICDESK_DEMO_PASSWORD,
+                full_name=demo.full_name,
+                phone=profile.phone_prefix + demo.phone_suffix,
+                preferred_language=profile.default_language,
+                preferred_channel=Channel.EMAIL,
+                email_verified_at=timezone.now(),
+                phone_verified_at=timezone.now(),
+                is_superuser=demo.role == roles.OPERATOR_ADMIN,
+            )
+            user_assign_role(user=user, role_key=demo.role)
+            if role.staff:
+                TOTPDevice.objects.create(
+                    user=user, name="Demo authenticator", key=totp_key, confirmed=True
+                )
+        users.append((demo.email, str(role.label)))
+    # Later issues add the registry (accounts), tariffs and bills here, using `rng`.
+    del rng, accounts
+    return DemoReport(operator=operator, created=created, users=users)
