@@ -82,7 +82,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "civicdesk.identity.middleware.SessionTimeoutMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -98,6 +97,10 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
+
+if PRODUCTION:
+    # gunicorn serves the collected static files itself; runserver and tests use staticfiles.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "civicdesk.config.urls"
 WSGI_APPLICATION = "civicdesk.config.wsgi.application"
@@ -264,7 +267,11 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "civicdesk <no-reply@civicdesk.local>")
 SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
-SMS_BACKEND = os.environ.get("SMS_BACKEND", "civicdesk.notifications.sms.ConsoleSmsBackend")
+SMS_BACKEND = os.environ.get(
+    "SMS_BACKEND",
+    "civicdesk.notifications.sms."
+    + ("LocmemSmsBackend" if CIVICDESK_ENV == "test" else "ConsoleSmsBackend"),
+)
 SMS_SENDER = os.environ.get("SMS_SENDER", "civicdesk")
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")

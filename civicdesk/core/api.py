@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers
@@ -15,6 +16,40 @@ from rest_framework.views import exception_handler
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://civicdesk.dev/problems/"
+
+
+class StrictStringMixin:
+    """DRF's string fields turn numbers into text (`{"full_name": 0}` is saved as "0"). The
+    schema says `type: string`, so anything but a string is refused with the field's "invalid"
+    message. Form-encoded and query values are always strings, so only JSON is affected."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(StrictStringMixin, serializers.CharField):
+    pass
+
+
+class StrictEmailField(StrictStringMixin, serializers.EmailField):
+    pass
+
+
+class StrictRegexField(StrictStringMixin, serializers.RegexField):
+    pass
+
+
+class StrictModelSerializer(serializers.ModelSerializer):
+    """A ModelSerializer whose text fields take only strings (see StrictStringMixin)."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.EmailField: StrictEmailField,
+    }
 
 
 class Pagination(PageNumberPagination):
@@ -222,6 +257,10 @@ __all__ = [
     "PROBLEM_CONTENT_TYPE",
     "Pagination",
     "ProblemSerializer",
+    "StrictCharField",
+    "StrictEmailField",
+    "StrictModelSerializer",
+    "StrictRegexField",
     "add_problem_responses",
     "problem_exception_handler",
     "problem_response",

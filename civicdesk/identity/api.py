@@ -12,15 +12,21 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from civicdesk.core.api import (
+    StrictCharField,
+    StrictEmailField,
+    StrictModelSerializer,
+    StrictRegexField,
+)
 from civicdesk.identity import services
 from civicdesk.identity.authentication import BearerTokenAuthentication
 from civicdesk.identity.models import ApiToken, User
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    email = serializers.EmailField()
-    password = serializers.CharField(trim_whitespace=False, max_length=256)
-    otp = serializers.RegexField(
+    email = StrictEmailField()
+    password = StrictCharField(trim_whitespace=False, max_length=256)
+    otp = StrictRegexField(
         r"^\d{6,8}$",
         required=False,
         help_text="Staff only: the current code from their authenticator app.",
@@ -86,10 +92,10 @@ class TokenView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeSerializer(serializers.ModelSerializer):
+class MeSerializer(StrictModelSerializer):
     roles = serializers.SerializerMethodField()
     id = serializers.UUIDField(source="public_id", read_only=True)
-    phone = serializers.CharField(allow_blank=True, required=False, max_length=32)
+    phone = StrictCharField(allow_blank=True, required=False, max_length=32)
 
     class Meta:
         model = User

@@ -15,6 +15,7 @@ from civicdesk.core.api import problem_api_view_response
 
 SESSION_LOGIN_AT = "civicdesk_login_at"
 SESSION_SEEN_AT = "civicdesk_seen_at"
+SESSION_TRACKED = "civicdesk_tracked_key"
 
 
 class SessionTimeoutMiddleware:
@@ -89,7 +90,8 @@ class StaffMFAMiddleware:
 
 
 class SessionTrackingMiddleware:
-    """Keeps each signed-in session's last-seen time for the 'your sessions' page."""
+    """Keeps each signed-in session on the 'your sessions' page: created at login, renamed when
+    Django cycles the key (e.g. after a password change), last-seen refreshed every 30 s."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -97,16 +99,25 @@ class SessionTrackingMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         user = getattr(request, "user", None)
-        key = request.session.session_key if hasattr(request, "session") else None
-        if (
-            user is not None
-            and user.is_authenticated
-            and key
-            and request.session.get(SESSION_SEEN_AT)
-        ):
-            from civicdesk.identity.models import UserSession
+        session = getattr(request, "session", None)
+        key = session.session_key if session is not None else None
+        if user is None or not user.is_authenticated or not key:
+            return response
+        from civicdesk.core.audit import client_ip
+        from civicdesk.identity.models import UserSession
+        from civicdesk.identity.services import session_track
 
-            # SessionTimeoutMiddleware refreshes the stamp at most every 30 s; follow it.
-            if request.session.get(SESSION_SEEN_AT) == int(time.time()):
-                UserSession.objects.filter(session_key=key).update(last_seen_at=timezone.now())
+        tracked = session.get(SESSION_TRACKED)
+        if tracked != key:
+            if tracked:
+                UserSession.objects.filter(session_key=tracked).delete()
+            session_track(
+                user=user,
+                session_key=key,
+                ip=client_ip(request),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            )
+            session[SESSION_TRACKED] = key
+        elif session.get(SESSION_SEEN_AT) == int(time.time()):
+            UserSession.objects.filter(session_key=key).update(last_seen_at=timezone.now())
         return response

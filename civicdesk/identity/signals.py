@@ -7,28 +7,19 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 
-from civicdesk.core.audit import audit_record, client_ip
+from civicdesk.core.audit import audit_record
 from civicdesk.core.models import AuditEvent
 
 
 @receiver(user_logged_in)
 def on_login(sender, request, user, **kwargs):
     from civicdesk.identity.middleware import SESSION_LOGIN_AT
-    from civicdesk.identity.services import session_track
 
     audit_record(AuditEvent.Action.LOGIN_SUCCEEDED, request=request, actor=user)
     if request is not None and hasattr(request, "session"):
         import time
 
         request.session[SESSION_LOGIN_AT] = int(time.time())
-        if request.session.session_key is None:
-            request.session.save()
-        session_track(
-            user=user,
-            session_key=request.session.session_key,
-            ip=client_ip(request),
-            user_agent=request.META.get("HTTP_USER_AGENT", ""),
-        )
 
 
 @receiver(user_logged_out)
@@ -61,7 +52,8 @@ def sync_roles(sender, **kwargs):
     from django.apps import apps
     from django.contrib.auth.models import Group, Permission
 
-    if sender.name != list(apps.get_app_configs())[-1].name:
+    # post_migrate is sent only for apps with models; wait for the last of them.
+    if sender.name != [a for a in apps.get_app_configs() if a.models_module][-1].name:
         return
 
     from civicdesk.identity.roles import ROLES
