@@ -20,6 +20,19 @@ def _fresh_cache_and_outboxes():
     sms.outbox.clear()
 
 
+@pytest.fixture(autouse=True)
+def _celery_mode(request, settings):
+    """Tasks run in-process, except in tests marked `worker`, which send them through the real
+    broker (make test-pg sets CELERY_BROKER_URL) to a real worker process."""
+    from civicdesk.config.celery import app
+
+    previous = app.conf.task_always_eager
+    uses_worker = request.node.get_closest_marker("worker") is not None
+    app.conf.task_always_eager = not (uses_worker and settings.CELERY_BROKER_URL)
+    yield
+    app.conf.task_always_eager = previous
+
+
 DEMO_SECRET = "JBSWY3DPEHPK3PXP"
 
 

@@ -1,0 +1,84 @@
+"""The demo command: one operator per jurisdiction, the documented logins, idempotent."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from civicdesk.identity.models import User
+from civicdesk.registry.models import Operator
+
+pytestmark = pytest.mark.django_db
+LOGINS = [
+    "resident@demo.test",
+    "resident2@demo.test",
+    "agent@demo.test",
+    "revenue@demo.test",
+    "specialist@demo.test",
+    "centre@demo.test",
+    "agent-org@demo.test",
+    "quality@demo.test",
+    "admin@demo.test",
+]
+
+
+def _demo(*args) -> str:
+    out = io.StringIO()
+    call_command("demo", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "jurisdiction,currency,language",
+    [("za", "ZAR", "en"), ("ua", "UAH", "uk"), ("ru", "RUB", "ru")],
+)
+def test_demo_builds_the_operator_and_prints_the_logins(jurisdiction, currency, language):
+    output = _demo("--jurisdiction", jurisdiction, "--accounts", "10", "--seed", "3")
+    operator = Operator.objects.get()
+    assert (operator.jurisdiction, operator.currency, operator.default_language) == (
+        jurisdiction.upper(),
+        currency,
+        language,
+    )
+    for email in LOGINS:
+        assert email in output
+        assert User.objects.get(email=email).check_password("civicdesk-demo")
+    assert "JBSWY3DPEHPK3PXP" in output
+
+
+def test_running_it_again_keeps_the_data():
+    _demo("--jurisdiction", "za")
+    resident = User.objects.get(email="resident@demo.test")
+    resident.full_name = "Changed By Hand"
+    resident.save()
+    output = _demo("--jurisdiction", "za")
+    assert "Kept the existing demo operator" in output
+    assert Operator.objects.count() == 1
+    assert User.objects.get(email="resident@demo.test").full_name == "Changed By Hand"
+    assert User.objects.filter(email__endswith="@demo.test").count() == len(LOGINS)
+
+
+def test_staff_are_enrolled_with_the_documented_secret(client):
+    _demo("--jurisdiction", "za")
+    out = io.StringIO()
+    call_command("demo_totp", stdout=out)
+    code = out.getvalue().strip()
+    client.post("/login/", {"username": "agent@demo.test", "password": "civicdesk-demo"})
+    response = client.post("/mfa/", {"code": code, "next": "/staff/"})
+    assert response["Location"] == "/staff/"
+    staff = User.objects.filter(is_staff=True).values_list("email", flat=True)
+    assert set(staff) == set(LOGINS) - {
+        "resident@demo.test",
+        "resident2@demo.test",
+        "agent-org@demo.test",
+    }
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(CommandError):
+        call_command("demo", "--jurisdiction", "xx")
+    with pytest.raises(CommandError):
+        call_command("demo", "--accounts", "-1")
+    assert not Operator.objects.exists()
