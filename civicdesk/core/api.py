@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import EmailValidator, RegexValidator, URLValidator
 from django.db import models
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -34,16 +37,24 @@ class StrictCharField(StrictStringMixin, serializers.CharField):
 
 
 class StrictEmailField(StrictStringMixin, serializers.EmailField):
-    pass
+    """Not trimmed by default: " a@example.org" does not match `format: email` either."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
 
 
 class StrictRegexField(StrictStringMixin, serializers.RegexField):
-    pass
+    """Not trimmed by default: the pattern is the contract, spaces included."""
+
+    def __init__(self, regex, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(regex, **kwargs)
 
 
+# A ModelSerializer whose text fields take only strings (see StrictStringMixin). A comment, not a
+# docstring: drf-spectacular would show a docstring as the description of every subclass.
 class StrictModelSerializer(serializers.ModelSerializer):
-    """A ModelSerializer whose text fields take only strings (see StrictStringMixin)."""
-
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.CharField: StrictCharField,
@@ -55,6 +66,40 @@ class StrictModelSerializer(serializers.ModelSerializer):
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def get_page_size(self, request):
+        """A page_size that is not a whole number from 1 to 500 is an error, not ignored."""
+        raw = request.query_params.getlist(self.page_size_query_param)
+        if not raw:
+            return self.page_size
+        value = raw[-1]
+        if (
+            len(raw) > 1
+            or not value.isascii()
+            or not value.isdigit()
+            or not (1 <= int(value) <= self.max_page_size)
+        ):
+            raise exceptions.ValidationError(
+                {
+                    self.page_size_query_param: [
+                        _("Give a whole number from 1 to %(max)d.") % {"max": self.max_page_size}
+                    ]
+                }
+            )
+        return int(value)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_page_size,
+                }
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+        return parameters
 
 
 def _flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
@@ -137,10 +182,28 @@ def _title(status_code: int) -> str:
     return titles.get(status_code, _("Error"))
 
 
+class UnprocessableContent(exceptions.ValidationError):
+    """Input that matches the schema but that a domain rule refuses (a phone number that does not
+    exist, SMS chosen without a phone): 422. Input that does not match the schema is a 400."""
+
+    status_code = 422
+    default_code = "unprocessable"
+
+
+# Serializer errors about values the schema allows but the server cannot represent, e.g. a
+# `date-time` of 0001-01-01T00:00:00+00:04, which is before year 1 in UTC: 422, not 400.
+UNREPRESENTABLE_CODES = frozenset({"overflow", "make_aware"})
+
+
 def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF exception handler: every error as application/problem+json with translated text."""
+    """DRF exception handler: every error as application/problem+json with translated text.
+
+    Serializer errors (the request does not match the schema) are 400; a Django ValidationError
+    raised by a service or a model's full_clean (it does, but the domain refuses it) is 422, and
+    so is a serializer error that only says a value is out of the server's range.
+    """
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(
+        exc = UnprocessableContent(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
     elif isinstance(exc, Http404):
@@ -157,6 +220,8 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
     }
     if isinstance(exc, exceptions.ValidationError):
         errors = _flatten_errors(exc.detail)
+        if errors and all(e["code"] in UNREPRESENTABLE_CODES for e in errors):
+            status_code = 422
         detail = "; ".join(
             f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors
         )
@@ -253,6 +318,98 @@ def add_problem_responses(result: dict, generator, request, public: bool) -> dic
     return result
 
 
+# A character str.strip() keeps, i.e. not str.isspace(), spelled out: JSON Schema's `\S` follows
+# ECMA-262, which counts U+FEFF as a space and U+001C-U+001F and U+0085 as not.
+NOT_A_SPACE_PATTERN = (
+    "[^\\u0009-\\u000d\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000]"
+)
+
+
+class TrimmedCharFieldExtension(OpenApiSerializerFieldExtension):
+    """DRF trims a CharField before it checks the value is not blank, so "  " is refused although
+    it satisfies `minLength: 1`. Request schemas say so: the text needs a character that is not a
+    space. Fields with a pattern or a format (e-mail, URL) already exclude blank text.
+
+    drf-spectacular registers an extension when its module is imported; this one is, by the
+    middleware and every app's api.py, long before a schema is generated."""
+
+    target_class = "rest_framework.fields.CharField"
+    match_subclasses = True
+    priority = -1  # any more specific extension wins
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        schema = auto_schema._map_serializer_field(field, direction, bypass_extensions=True)
+        if (
+            direction == "request"
+            and field.trim_whitespace
+            and not field.allow_blank
+            and schema.get("type") == "string"
+            and "pattern" not in schema
+            and "format" not in schema
+            and not any(
+                isinstance(v, RegexValidator | EmailValidator | URLValidator)
+                for v in field.validators
+            )
+        ):
+            schema["pattern"] = NOT_A_SPACE_PATTERN
+        return schema
+
+
+FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_EMPTY_FORM_VALUE = {"type": "string", "maxLength": 0}
+
+
+def _takes_empty_string(prop: dict) -> bool:
+    if _EMPTY_FORM_VALUE in prop.get("oneOf", ()):
+        return True
+    return prop.get("type") == "string" and not prop.get("minLength") and "pattern" not in prop
+
+
+def document_empty_form_values(result: dict, generator, request, public: bool) -> dict:
+    """drf-spectacular postprocessing hook: in a form-encoded body DRF reads an empty value of an
+    optional field as "not sent" (`Field.get_value`), so `date=` is accepted where JSON's
+    `"date": ""` is refused. Say so in the form bodies' schemas: each optional property there
+    also takes "". A component that JSON bodies use too is copied as <name>Form first."""
+    components = result.get("components", {}).get("schemas", {})
+    json_refs = set()
+    form_media = []
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue  # path-level "parameters"
+            content = (operation.get("requestBody") or {}).get("content", {})
+            for media_type, media in content.items():
+                if media_type in FORM_MEDIA_TYPES:
+                    form_media.append(media)
+                else:
+                    json_refs.add(media.get("schema", {}).get("$ref"))
+    for media in form_media:
+        schema = media.get("schema", {})
+        ref = schema.get("$ref")
+        name = ref.rsplit("/", 1)[-1] if ref else None
+        if name and ref in json_refs:
+            components[f"{name}Form"] = copy.deepcopy(components[name])
+            name = f"{name}Form"
+            media["schema"] = {"$ref": f"#/components/schemas/{name}"}
+        target = components.get(name) if name else schema
+        if not target or target.get("type") != "object":
+            continue
+        required = set(target.get("required", ()))
+        for prop_name, prop in target.get("properties", {}).items():
+            if prop_name in required or prop.get("readOnly") or prop.get("type") == "array":
+                continue  # required values are never "not sent"; lists are read differently
+            if _takes_empty_string(prop):
+                continue
+            description = prop.pop("description", None)
+            target["properties"][prop_name] = {
+                "oneOf": [prop, _EMPTY_FORM_VALUE],
+                **({"description": description} if description else {}),
+            }
+    return result
+
+
 __all__ = [
     "PROBLEM_CONTENT_TYPE",
     "Pagination",
@@ -261,7 +418,9 @@ __all__ = [
     "StrictEmailField",
     "StrictModelSerializer",
     "StrictRegexField",
+    "UnprocessableContent",
     "add_problem_responses",
+    "document_empty_form_values",
     "problem_exception_handler",
     "problem_response",
 ]

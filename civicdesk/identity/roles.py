@@ -26,6 +26,30 @@ QUALITY_CONTROLLER = "quality_controller"
 OPERATOR_ADMIN = "operator_admin"
 
 _STAFF_READ = ("core.view_auditevent",)
+_REGISTRY_MODELS = (
+    "provider",
+    "territory",
+    "servicecentre",
+    "building",
+    "premises",
+    "personalaccount",
+    "accountholder",
+    "accountservice",
+    "accountlink",
+    "openingbalance",
+)
+REGISTRY_VIEW = tuple(f"registry.view_{m}" for m in _REGISTRY_MODELS)
+REGISTRY_ALL = (
+    *(f"registry.{a}_{m}" for m in _REGISTRY_MODELS for a in ("add", "change", "delete")),
+    "registry.review_linkrequest",
+    "registry.view_linkrequest",
+    "registry.view_importrun",
+)
+ACCOUNT_EDIT = tuple(
+    f"registry.{action}_{m}"
+    for m in ("personalaccount", "accountholder", "accountservice")
+    for action in ("add", "change")
+)
 
 ROLES: dict[str, Role] = {
     r.key: r
@@ -36,28 +60,33 @@ ROLES: dict[str, Role] = {
             "Call-centre agent",
             _("Call-centre agent"),
             staff=True,
-            permissions=("identity.view_user",),
+            permissions=("identity.view_user", *REGISTRY_VIEW),
         ),
         Role(
             REVENUE_OFFICER,
             "Revenue officer",
             _("Revenue officer"),
             staff=True,
-            permissions=("identity.view_user",),
+            permissions=("identity.view_user", *REGISTRY_VIEW, *ACCOUNT_EDIT),
         ),
         Role(
             CASE_SPECIALIST,
             "Case specialist",
             _("Case specialist"),
             staff=True,
-            permissions=("identity.view_user",),
+            permissions=("identity.view_user", *REGISTRY_VIEW),
         ),
         Role(
             SERVICE_CENTRE_ADMIN,
             "Service-centre administrator",
             _("Service-centre administrator"),
             staff=True,
-            permissions=("identity.view_user",),
+            permissions=(
+                "identity.view_user",
+                *REGISTRY_VIEW,
+                "registry.view_linkrequest",
+                "registry.review_linkrequest",
+            ),
         ),
         Role(MANAGING_AGENT, "Managing agent", _("Managing agent"), staff=False),
         Role(
@@ -65,7 +94,7 @@ ROLES: dict[str, Role] = {
             "Quality controller",
             _("Quality controller"),
             staff=True,
-            permissions=("identity.view_user", *_STAFF_READ),
+            permissions=("identity.view_user", *REGISTRY_VIEW, *_STAFF_READ),
         ),
         Role(
             OPERATOR_ADMIN,
@@ -79,6 +108,8 @@ ROLES: dict[str, Role] = {
                 "registry.view_operator",
                 "registry.change_operator",
                 "notifications.view_delivery",
+                *REGISTRY_VIEW,
+                *REGISTRY_ALL,
                 *_STAFF_READ,
             ),
         ),

@@ -22,20 +22,13 @@ from django.views.i18n import set_language as django_set_language
 from django_otp import login as otp_login
 
 from civicdesk.core.api import problem_api_view_response
+from civicdesk.core.forms import apply_validation_error
 from civicdesk.identity import forms, selectors, services
 from civicdesk.identity.models import Channel, User
 from civicdesk.identity.services import CodeResult, Purpose, code_error_message
 
 PENDING_USER = "civicdesk_pending_user"
 RESET_USER = "civicdesk_reset_user"
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _safe_next(request: HttpRequest, default: str) -> str:
@@ -82,7 +75,7 @@ def register(request: HttpRequest) -> HttpResponse:
                 request=request,
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             request.session[PENDING_USER] = user.pk
             messages.success(
@@ -220,7 +213,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         try:
             services.user_update_profile(user=user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, _("Your profile is saved."))
             return redirect("identity:profile")
@@ -239,7 +232,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
         try:
             user = services.user_update_profile(user=user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             if _needs_phone(user):
                 messages.info(request, _("We sent a code to your phone. Enter it to use SMS."))
@@ -256,7 +249,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
         try:
             services.password_change(user=request.user, request=request, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             update_session_auth_hash(request, request.user)
             messages.success(

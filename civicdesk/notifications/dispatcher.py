@@ -1,18 +1,26 @@
 """Inbound SMS dispatch. Apps register handlers (e.g. meter readings); the first that answers wins.
 
-A handler takes an `InboundSms` and returns a reply text, or None to pass. When nobody answers,
-the sender gets the help text in their language.
+A handler takes an `InboundSms` and returns a reply text, or None to pass. It runs with the
+sender's language active, inside a savepoint: a handler that raises has its writes rolled back,
+is logged, and the next handler is asked. When nobody answers, the sender gets the help text in
+their language, naming the operator.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.conf import settings
-from django.template.loader import render_to_string
+from django.db import transaction
 from django.utils import translation
+
+from civicdesk.notifications.rendering import render_text, supported_language
+
+log = logging.getLogger(__name__)
+
+HELP_TEMPLATE = "notifications/sms_help.txt"
 
 
 @dataclass(frozen=True)
@@ -23,6 +31,7 @@ class InboundSms:
     provider: str
     user: object | None = None  # the user whose verified phone sent it, if any
     language: str = "en"
+    operator_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,16 +64,28 @@ def unregister(name: str) -> None:
     _handlers[:] = [h for h in _handlers if h.name != name]
 
 
-def help_text(language: str) -> str:
-    with translation.override(language):
-        return render_to_string("notifications/sms_help.txt").strip()
+def help_text(language: str, operator_name: str = "") -> str:
+    """The help SMS in `language`, naming the operator (or "civicdesk" when there is none)."""
+    return render_text(
+        HELP_TEMPLATE, {"operator_name": operator_name}, supported_language(language)
+    ).strip()
+
+
+def _ask(registered: _Registered, message: InboundSms, language: str) -> str:
+    try:
+        with transaction.atomic(), translation.override(language):
+            reply = registered.handler(message)
+            # str() inside the override: a lazy translation resolves in the sender's language.
+            return str(reply).strip() if reply else ""
+    except Exception:
+        log.exception("SMS handler %r failed on a message from %s", registered.name, message.sender)
+        return ""
 
 
 def dispatch(message: InboundSms) -> DispatchResult:
+    language = supported_language(message.language)
     for registered in list(_handlers):
-        with translation.override(message.language):
-            reply = registered.handler(message)
+        reply = _ask(registered, message, language)
         if reply:
             return DispatchResult(reply=reply, handler=registered.name)
-    language = message.language if message.language in dict(settings.LANGUAGES) else "en"
-    return DispatchResult(reply=help_text(language), handler="help")
+    return DispatchResult(reply=help_text(language, message.operator_name), handler="help")

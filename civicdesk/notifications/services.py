@@ -2,41 +2,55 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+import phonenumbers
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template import TemplateDoesNotExist
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from civicdesk.notifications import sms
-from civicdesk.notifications.models import Delivery
+from civicdesk.notifications.models import Delivery, InboundMessage
+from civicdesk.notifications.rendering import render_html, render_text, supported_language
 
-SUPPORTED = {code for code, _name in settings.LANGUAGES}
+MAX_SMS_TEXT = 1600  # ten concatenated segments: more than any provider delivers as one message
 
 
 def _language_for(user) -> str:
-    language = getattr(user, "preferred_language", "") or settings.LANGUAGE_CODE
-    return language if language in SUPPORTED else settings.LANGUAGE_CODE
+    return supported_language(getattr(user, "preferred_language", "") or settings.LANGUAGE_CODE)
 
 
 def render_message(template_key: str, channel: str, language: str, context: dict[str, Any]):
     """(subject, text, html) rendered in `language`. Raises TemplateDoesNotExist if missing."""
     base = f"notifications/{template_key}"
-    with translation.override(language):
-        if channel == Delivery.Channel.SMS:
-            return "", render_to_string(f"{base}.sms.txt", context).strip(), ""
-        subject = " ".join(render_to_string(f"{base}.subject.txt", context).split())
-        text = render_to_string(f"{base}.email.txt", context).strip() + "\n"
-        try:
-            html = render_to_string(f"{base}.email.html", context)
-        except TemplateDoesNotExist:
-            html = ""
-        return subject, text, html
+    if channel == Delivery.Channel.SMS:
+        return "", render_text(f"{base}.sms.txt", context, language).strip(), ""
+    # A subject is one line: newlines would be refused by the mail library (header injection).
+    subject = " ".join(render_text(f"{base}.subject.txt", context, language).split())
+    text = render_text(f"{base}.email.txt", context, language).strip() + "\n"
+    try:
+        html = render_html(f"{base}.email.html", context, language)
+    except TemplateDoesNotExist:
+        html = ""
+    return subject, text, html
 
 
+def _queue(delivery: Delivery) -> None:
+    """Send `delivery` through Celery once the surrounding transaction commits.
+
+    robust=True: a broker that is down must not turn the caller's committed work into an error;
+    the delivery row stays queued.
+    """
+    from civicdesk.notifications.tasks import deliver
+
+    transaction.on_commit(lambda: deliver.delay(str(delivery.pk)), robust=True)
+
+
+@transaction.atomic
 def notify(
     user,
     template_key: str,
@@ -47,17 +61,22 @@ def notify(
 ) -> Delivery:
     """Queue a message for `user` and send it once the surrounding transaction commits.
 
-    The channel is the user's own (SMS only when their phone is verified) unless given.
-    A missing SMS template falls back to e-mail.
+    The channel is the user's own (SMS only when their phone is verified) unless given. SMS falls
+    back to e-mail when the template has no SMS version or there is no number to send to.
+    Raises TemplateDoesNotExist when the template is missing, ValueError on an unknown channel.
     """
+    channel = channel or user.effective_channel
+    if channel not in Delivery.Channel.values:
+        raise ValueError(f"Unknown notification channel: {channel!r}")
     context = {"user": user, **(context or {})}
     language = _language_for(user)
-    channel = channel or user.effective_channel
+    if channel == Delivery.Channel.SMS and recipient is None and not user.phone:
+        channel = Delivery.Channel.EMAIL
     if channel == Delivery.Channel.SMS:
         try:
             subject, text, html = render_message(template_key, channel, language, context)
         except TemplateDoesNotExist:
-            channel = Delivery.Channel.EMAIL
+            channel, recipient = Delivery.Channel.EMAIL, None
     if channel == Delivery.Channel.EMAIL:
         subject, text, html = render_message(template_key, channel, language, context)
     if recipient is None:
@@ -72,14 +91,50 @@ def notify(
         body=text,
         html_body=html,
     )
-    from civicdesk.notifications.tasks import deliver
+    _queue(delivery)
+    return delivery
 
-    transaction.on_commit(lambda: deliver.delay(str(delivery.pk)))
+
+@transaction.atomic
+def notify_contact(
+    *,
+    channel: str,
+    recipient: str,
+    template_key: str,
+    context: dict[str, Any] | None = None,
+    language: str | None = None,
+) -> Delivery:
+    """Like notify(), for a contact who is not a user (an account holder's e-mail or phone on
+    file, an invited person). The language defaults to the operator's default."""
+    if channel not in Delivery.Channel.values:
+        raise ValueError(f"Unknown notification channel: {channel!r}")
+    if language is None:
+        from civicdesk.registry.selectors import operator_get
+
+        operator = operator_get()
+        language = operator.default_language if operator else settings.LANGUAGE_CODE
+    language = supported_language(language)
+    subject, text, html = render_message(template_key, channel, language, context or {})
+    delivery = Delivery.objects.create(
+        template_key=template_key,
+        channel=channel,
+        language=language,
+        recipient=recipient,
+        subject=subject[:250],
+        body=text,
+        html_body=html,
+    )
+    _queue(delivery)
     return delivery
 
 
 def delivery_send(*, delivery_id: str) -> Delivery:
-    """Send one queued delivery through its channel's backend. Raises on failure."""
+    """Send one queued delivery through its channel's backend and count the attempt.
+
+    Raises whatever the backend raised, after recording it on the row; the row is marked failed
+    once NOTIFICATION_MAX_ATTEMPTS attempts have been made. Not atomic on purpose: the attempt is
+    committed before the (slow, external) send, so it counts even if the process dies mid-send.
+    """
     with transaction.atomic():
         delivery = Delivery.objects.select_for_update().get(pk=delivery_id)
         if delivery.status == Delivery.Status.SENT:
@@ -114,15 +169,14 @@ def delivery_send(*, delivery_id: str) -> Delivery:
         status=Delivery.Status.SENT,
         sent_at=timezone.now(),
         error="",
-        provider_message_id=provider_id,
+        provider_message_id=provider_id[:120],
     )
     delivery.refresh_from_db()
     return delivery
 
 
 def _normalise_sender(sender: str) -> str:
-    import phonenumbers
-
+    """E.164 when `sender` is a possible phone number (with or without its "+"), else as given."""
     raw = (sender or "").strip()
     try:
         number = phonenumbers.parse(raw if raw.startswith("+") else f"+{raw}", None)
@@ -133,6 +187,7 @@ def _normalise_sender(sender: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@transaction.atomic
 def sms_reply_send(*, to: str, body: str, language: str, user=None) -> Delivery:
     """Queue an SMS reply to a number (which may belong to nobody we know)."""
     delivery = Delivery.objects.create(
@@ -143,43 +198,59 @@ def sms_reply_send(*, to: str, body: str, language: str, user=None) -> Delivery:
         recipient=to,
         body=body,
     )
-    from civicdesk.notifications.tasks import deliver
-
-    transaction.on_commit(lambda: deliver.delay(str(delivery.pk)))
+    _queue(delivery)
     return delivery
 
 
 @transaction.atomic
-def inbound_sms_receive(*, provider: str, sender: str, text: str, received_at=None):
-    """Log an inbound SMS, hand it to the dispatcher and keep the reply. Returns the log row."""
-    from django.contrib.auth import get_user_model
+def inbound_sms_receive(
+    *,
+    provider: str,
+    sender: str,
+    text: str,
+    received_at: datetime | None = None,
+    reply_by_sms: bool = False,
+) -> InboundMessage:
+    """Log an inbound SMS, hand it to the dispatcher and keep the reply. Returns the log row.
 
+    The reply is in the language of the user whose verified phone sent it, else the operator's
+    default language. With `reply_by_sms` (providers that cannot reply in the webhook's answer)
+    the reply is also queued as an SMS to a sender that is a phone number.
+    """
     from civicdesk.notifications.dispatcher import InboundSms, dispatch
-    from civicdesk.notifications.models import InboundMessage
     from civicdesk.registry.selectors import operator_get
 
-    sender_e164 = _normalise_sender(sender)
+    # NUL cannot be stored in a PostgreSQL text column, and no handset sends one.
+    sender_e164 = _normalise_sender((sender or "").replace("\x00", ""))
+    text = (text or "").replace("\x00", "")
+    is_number = sender_e164.startswith("+")
     user = (
         get_user_model()
         .objects.filter(phone=sender_e164, phone_verified_at__isnull=False, is_active=True)
+        .order_by("pk")
         .first()
+        if is_number
+        else None
     )
     operator = operator_get()
-    language = (
-        user.preferred_language
-        if user is not None
-        else (operator.default_language if operator else settings.LANGUAGE_CODE)
-    )
+    if user is not None:
+        language = user.preferred_language
+    elif operator is not None:
+        language = operator.default_language
+    else:
+        language = settings.LANGUAGE_CODE
+    language = supported_language(language)
     message = InboundSms(
         sender=sender_e164,
-        text=(text or "")[:1600],
+        text=text[:MAX_SMS_TEXT],
         received_at=received_at or timezone.now(),
         provider=provider,
         user=user,
         language=language,
+        operator_name=operator.name if operator is not None else "",
     )
     result = dispatch(message)
-    return InboundMessage.objects.create(
+    row = InboundMessage.objects.create(
         provider=provider,
         sender=sender_e164,
         text=message.text,
@@ -187,4 +258,7 @@ def inbound_sms_receive(*, provider: str, sender: str, text: str, received_at=No
         reply=result.reply,
         handler=result.handler,
         user=user,
-    ), language
+    )
+    if reply_by_sms and is_number and result.reply:
+        sms_reply_send(to=sender_e164, body=result.reply, language=language, user=user)
+    return row

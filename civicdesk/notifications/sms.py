@@ -66,7 +66,11 @@ class TwilioSmsBackend(BaseSmsBackend):
             raise SmsError(f"Twilio unreachable: {exc}") from exc
         if response.status_code >= 300:
             raise SmsError(f"Twilio answered {response.status_code}: {response.text[:300]}")
-        return SentSms(provider_message_id=str(response.json().get("sid", "")))
+        try:
+            sid = response.json()["sid"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SmsError(f"Twilio sent no message sid: {response.text[:300]}") from exc
+        return SentSms(provider_message_id=str(sid))
 
 
 class AfricasTalkingSmsBackend(BaseSmsBackend):
@@ -91,12 +95,12 @@ class AfricasTalkingSmsBackend(BaseSmsBackend):
                 f"Africa's Talking answered {response.status_code}: {response.text[:300]}"
             )
         try:
-            recipients = response.json()["SMSMessageData"]["Recipients"]
-            first = recipients[0]
-        except (ValueError, KeyError, IndexError) as exc:
+            first = response.json()["SMSMessageData"]["Recipients"][0]
+            status = first.get("status", "")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise SmsError(f"Africa's Talking sent no recipient: {response.text[:300]}") from exc
-        if str(first.get("status", "")).lower() != "success":
-            raise SmsError(f"Africa's Talking refused {to}: {first.get('status')}")
+        if str(status).lower() != "success":
+            raise SmsError(f"Africa's Talking refused {to}: {status}")
         return SentSms(provider_message_id=str(first.get("messageId", "")))
 
 
