@@ -92,6 +92,7 @@ MIDDLEWARE = [
     "civicdesk.identity.middleware.UserLanguageMiddleware",
     "civicdesk.identity.middleware.StaffMFAMiddleware",
     "civicdesk.identity.middleware.SessionTrackingMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -264,6 +265,7 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "civicdesk <no-reply@civicdesk.local>")
 SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
@@ -325,8 +327,9 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "civicdesk API",
     "DESCRIPTION": "Residents, accounts, billing, payments and cases. Errors are RFC 9457 "
-    "application/problem+json. Authenticate with `Authorization: Bearer <token>` from "
-    "`POST /api/v1/auth/token`.",
+    "application/problem+json: 400 when a request does not match this schema, 422 when it does "
+    "but a rule refuses it; `errors` names the fields. Authenticate with "
+    "`Authorization: Bearer <token>` from `POST /api/v1/auth/token`.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -335,9 +338,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ServiceTypeEnum": "civicdesk.registry.models.organisation.ServiceType.choices",
+        "LinkMethodEnum": "civicdesk.registry.models.links.LinkMethod.choices",
+        "LinkStartMethodEnum": "civicdesk.registry.models.links.LINK_START_METHODS",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "civicdesk.core.api.add_problem_responses",
+        "civicdesk.core.api.document_empty_form_values",
     ],
 }
 

@@ -13,6 +13,7 @@ admin.site.index_title = "Operator administration"
 api_v1 = [
     path("", include("civicdesk.identity.api_urls")),
     path("", include("civicdesk.notifications.api_urls")),
+    path("", include("civicdesk.registry.api_urls")),
 ]
 
 urlpatterns = [

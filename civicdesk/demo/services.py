@@ -12,6 +12,8 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from civicdesk.demo.profiles import DEMO_TOTP_SECRET, DEMO_USERS, PROFILES
+from civicdesk.demo.registry_build import build_registry
+from civicdesk.demo.registry_data import SPECS
 from civicdesk.identity import roles
 from civicdesk.identity.models import Channel, User
 from civicdesk.identity.services import user_assign_role
@@ -23,6 +25,7 @@ class DemoReport:
     operator: Operator
     created: bool
     users: list[tuple[str, str]]  # (email, role label)
+    registry: dict | None = None
 
 
 @transaction.atomic
@@ -68,6 +71,12 @@ def demo_build(*, jurisdiction: str, accounts: int = 1000, seed: int = 1) -> Dem
                     user=user, name="Demo authenticator", key=totp_key, confirmed=True
                 )
         users.append((demo.email, str(role.label)))
-    # Later issues add the registry (accounts), tariffs and bills here, using `rng`.
-    del rng, accounts
-    return DemoReport(operator=operator, created=created, users=users)
+    registry = None
+    if created:
+        residents = [
+            User.objects.get(email=d.email) for d in DEMO_USERS if d.role == roles.RESIDENT
+        ]
+        registry = build_registry(
+            spec=SPECS[jurisdiction], accounts=accounts, rng=rng, residents=residents
+        )
+    return DemoReport(operator=operator, created=created, users=users, registry=registry)

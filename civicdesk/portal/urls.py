@@ -6,4 +6,10 @@ app_name = "portal"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("accounts/", views.accounts, name="accounts"),
+    path("accounts/link/", views.link_start, name="link_start"),
+    path("accounts/link/<uuid:request_id>/", views.link_confirm, name="link_confirm"),
+    path("accounts/invitations/<str:token>/", views.invitation_accept, name="invitation"),
+    path("accounts/<str:number>/", views.account_detail, name="account"),
+    path("accounts/<str:number>/unlink/", views.account_unlink, name="account_unlink"),
 ]

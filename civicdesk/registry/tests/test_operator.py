@@ -65,6 +65,14 @@ def test_operator_is_editable_in_the_admin(client, make_user, totp_code, operato
             "phone": "",
             "website": "",
             "address": "",
+            "account_number_algorithm": "luhn",
+            "account_number_length": "10",
+            "account_number_prefix": "",
+            "link_by_code": "on",
+            "link_by_last_bill": "on",
+            "link_by_document": "on",
+            "link_max_attempts": "5",
+            "link_max_requests_per_day": "10",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]

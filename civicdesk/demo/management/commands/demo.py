@@ -19,6 +19,18 @@ class Command(BaseCommand):
         report = demo_build(jurisdiction=jurisdiction, accounts=accounts, seed=seed)
         verb = "Created" if report.created else "Kept the existing"
         self.stdout.write(self.style.SUCCESS(f"{verb} demo operator: {report.operator.name}"))
+        if report.registry:
+            r = report.registry
+            self.stdout.write(
+                f"Registry: {r['accounts']} accounts in {r['buildings']} buildings, "
+                f"{r['territories']} territories, {r['providers']} providers"
+            )
+            self.stdout.write(
+                "resident@demo.test holds "
+                + ", ".join(r["resident_accounts"][:2])
+                + "; resident2@demo.test holds "
+                + r["resident_accounts"][2]
+            )
         self.stdout.write("")
         self.stdout.write(f"Demo logins (password: {settings.CIVICDESK_DEMO_PASSWORD}):")
         for email, role in report.users:
