@@ -18,37 +18,45 @@ class Panel:
     links: tuple[tuple[object, str], ...]
 
 
+CUSTOMER_360 = (_("Customer 360"), "backoffice:customer_search")
+LINK_REVIEWS = (_("Documents to review"), "backoffice:link_reviews")
+
 # What each role's landing page offers. Later issues add their consoles to these lists.
 _PANELS = {
     roles.CALL_CENTRE_AGENT: (
         _("Call centre"),
         _("Identify callers, log calls and raise cases for them."),
-        (),
+        (CUSTOMER_360,),
     ),
     roles.REVENUE_OFFICER: (
         _("Revenue"),
         _("Payments, unmatched bank lines, refunds and billing runs."),
-        (),
+        (CUSTOMER_360,),
     ),
     roles.CASE_SPECIALIST: (
         _("Cases"),
         _("Work the cases routed to your team within their SLAs."),
-        (),
+        (CUSTOMER_360,),
     ),
     roles.SERVICE_CENTRE_ADMIN: (
         _("Service centre"),
         _("Welcome visitors, run the queue and send them to a specialist."),
-        (),
+        (CUSTOMER_360, LINK_REVIEWS),
     ),
     roles.QUALITY_CONTROLLER: (
         _("Quality control"),
         _("Check service against the standards and read the audit log."),
-        ((_("Audit log"), "backoffice:audit_log"),),
+        (CUSTOMER_360, (_("Audit log"), "backoffice:audit_log")),
     ),
     roles.OPERATOR_ADMIN: (
         _("Operator administration"),
         _("Operator settings, users and roles, and the audit log."),
-        ((_("Admin portal"), "admin:index"), (_("Audit log"), "backoffice:audit_log")),
+        (
+            CUSTOMER_360,
+            LINK_REVIEWS,
+            (_("Admin portal"), "admin:index"),
+            (_("Audit log"), "backoffice:audit_log"),
+        ),
     ),
 }
 

@@ -1,10 +1,24 @@
 from django.urls import path
 
-from civicdesk.backoffice import views
+from civicdesk.backoffice import customer360, reviews, views
 
 app_name = "backoffice"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("customers/", customer360.customer_search_view, name="customer_search"),
+    path(
+        "customers/account/<str:account_number>/",
+        customer360.customer_account,
+        name="customer_account",
+    ),
+    path("customers/user/<uuid:public_id>/", customer360.customer_user, name="customer_user"),
+    path("link-reviews/", reviews.link_reviews, name="link_reviews"),
+    path("link-reviews/<uuid:request_id>/", reviews.link_review, name="link_review"),
+    path(
+        "link-reviews/<uuid:request_id>/document/",
+        reviews.link_review_document,
+        name="link_review_document",
+    ),
 ]

@@ -6,3 +6,8 @@ class RegistryConfig(AppConfig):
     name = "civicdesk.registry"
     label = "registry"
     verbose_name = _("Registry")
+
+    def ready(self) -> None:
+        from civicdesk.registry.slots import register_slots
+
+        register_slots()

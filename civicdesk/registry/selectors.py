@@ -1,10 +1,18 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
-from civicdesk.registry.models import AccountLink, LinkRequest, Operator, PersonalAccount
+from civicdesk.core.slots import Subject
+from civicdesk.registry.models import (
+    AccountHolder,
+    AccountLink,
+    AccountService,
+    LinkRequest,
+    Operator,
+    PersonalAccount,
+)
 
 
 def operator_get() -> Operator | None:
@@ -59,3 +67,47 @@ def accounts_search(text: str) -> QuerySet[PersonalAccount]:
         | Q(holders__full_name__icontains=text)
         | Q(premises__building__address__icontains=text)
     ).distinct()
+
+
+# --- customer 360 subjects ------------------------------------------------------------------
+
+
+def _accounts():
+    return PersonalAccount.objects.select_related(
+        "premises__building__territory__parent"
+    ).prefetch_related(
+        Prefetch(
+            "holders",
+            queryset=AccountHolder.objects.select_related("user").order_by("role", "full_name"),
+        ),
+        Prefetch(
+            "services",
+            queryset=AccountService.objects.select_related("provider").order_by(
+                "service_type", "starts_on"
+            ),
+        ),
+    )
+
+
+def subject_for_account(number: str) -> Subject:
+    """The account with this number and its holders; Http404 if there is none."""
+    account = _accounts().filter(number=number).first()
+    if account is None:
+        raise Http404
+    return Subject(user=None, holders=list(account.holders.all()), accounts=[account])
+
+
+def subject_for_user(public_id) -> Subject:
+    """A portal user (not staff), the accounts linked to them or held by them, and their
+    holdings; Http404 if there is no such user."""
+    from civicdesk.identity.models import User
+
+    user = User.objects.filter(public_id=public_id, is_staff=False).first()
+    if user is None:
+        raise Http404
+    theirs = PersonalAccount.objects.filter(
+        Q(links__user=user, links__revoked_at=None) | Q(holders__user=user)
+    ).values("pk")
+    accounts = list(_accounts().filter(pk__in=theirs).order_by("number"))
+    holders = [h for account in accounts for h in account.holders.all() if h.user_id == user.pk]
+    return Subject(user=user, holders=holders, accounts=accounts)

@@ -215,16 +215,12 @@ def link_request_start(
     return request
 
 
-def link_request_confirm(*, user, request_id, code: str = "", amount: str = "") -> LinkOutcome:
-    """Check the proof. Wrong answers are counted (and kept) up to the operator's limit."""
-    outcome = _link_request_check(user=user, request_id=request_id, code=code, amount=amount)
-    return outcome
-
-
 @transaction.atomic
-def _link_request_check(*, user, request_id, code: str, amount: str) -> LinkOutcome:
+def link_request_confirm(*, user, request_id, code: str = "", amount: str = "") -> LinkOutcome:
+    """Check the proof. Wrong answers are counted (and kept: the outcome is returned, not
+    raised) up to the operator's limit."""
     request = (
-        LinkRequest.objects.select_for_update()
+        LinkRequest.objects.select_for_update(of=("self",))
         .select_related("account")
         .get(id=request_id, user=user)
     )
@@ -289,7 +285,9 @@ def _link_create(*, user, account: PersonalAccount, role: str, method: str) -> A
 def link_request_review(*, request_id, reviewer, approve: bool, note: str = "") -> LinkRequest:
     """Staff decide on a document: approving links the account, both outcomes tell the user."""
     request = (
-        LinkRequest.objects.select_for_update().select_related("account", "user").get(id=request_id)
+        LinkRequest.objects.select_for_update(of=("self",))
+        .select_related("account", "user")
+        .get(id=request_id)
     )
     if request.status != LinkRequest.Status.IN_REVIEW:
         raise ValidationError(_("This request is not waiting for review."))

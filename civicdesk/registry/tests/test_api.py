@@ -52,7 +52,9 @@ def test_resident_lists_and_reads_only_their_accounts(api, resident, make_user):
     for url in (f"/api/v1/accounts/{other.number}", f"/api/v1/accounts/{other.number}/unlink"):
         response = api.get(url) if url.endswith(other.number) else api.post(url)
         assert response.status_code == 404 and response["Content-Type"] == PROBLEM
-    response = api.post(f"/api/v1/accounts/{other.number}/invite", {"email": "a@example.org", "role": "tenant"})
+    response = api.post(
+        f"/api/v1/accounts/{other.number}/invite", {"email": "a@example.org", "role": "tenant"}
+    )
     assert response.status_code == 404
 
 
@@ -89,7 +91,14 @@ def test_unknown_number_gets_the_same_answer(api, resident, operator):
     response = api.post("/api/v1/account-links", {"account_number": unknown, "method": "code"})
     assert response.status_code == 201
     assert set(response.json()) == {
-        "id", "account_number", "method", "role", "status", "expires_at", "created_at", "message"
+        "id",
+        "account_number",
+        "method",
+        "role",
+        "status",
+        "expires_at",
+        "created_at",
+        "message",
     }
 
 
@@ -148,7 +157,9 @@ def test_unlink_over_the_api(api, resident):
 
 def test_staff_create_update_and_filter(staff):
     admin = staff("operator_admin")
-    district = admin.post("/api/v1/territories", {"code": "north", "name": "North", "kind": "district"})
+    district = admin.post(
+        "/api/v1/territories", {"code": "north", "name": "North", "kind": "district"}
+    )
     assert district.status_code == 201, district.content
     building = admin.post(
         "/api/v1/buildings",
@@ -176,7 +187,7 @@ def test_staff_create_update_and_filter(staff):
     from civicdesk.registry.selectors import operator_get
 
     assert check_digit_valid(operator_get().account_number_format, number)
-    assert admin.patch(f"/api/v1/buildings/nb-1", {"heated_area": "400.00"}).status_code == 200
+    assert admin.patch("/api/v1/buildings/nb-1", {"heated_area": "400.00"}).status_code == 200
     assert Building.objects.get(code="nb-1").history.count() == 2
     assert admin.get("/api/v1/accounts?territory=north").json()["count"] == 1
     assert admin.get("/api/v1/accounts?territory=south").json()["count"] == 0
@@ -216,7 +227,9 @@ def test_call_centre_reads_but_cannot_write(staff):
     agent = staff("call_centre_agent")
     account = factories.account()
     assert agent.get(f"/api/v1/accounts/{account.number}").status_code == 200
-    assert agent.patch(f"/api/v1/accounts/{account.number}", {"status": "closed"}).status_code == 403
+    assert (
+        agent.patch(f"/api/v1/accounts/{account.number}", {"status": "closed"}).status_code == 403
+    )
     assert PersonalAccount.objects.get(pk=account.pk).status == "open"
 
 
@@ -230,12 +243,16 @@ def test_territory_locate(staff):
         parent=district,
         boundary={
             "type": "Polygon",
-            "coordinates": [[[28.0, -26.0], [28.1, -26.0], [28.1, -25.9], [28.0, -25.9], [28.0, -26.0]]],
+            "coordinates": [
+                [[28.0, -26.0], [28.1, -26.0], [28.1, -25.9], [28.0, -25.9], [28.0, -26.0]]
+            ],
         },
     )
     assert agent.get("/api/v1/territories/locate?lon=28.05&lat=-25.95").json()["code"] == "c-a"
     assert agent.get("/api/v1/territories/locate?lon=28.4&lat=-25.6").json()["code"] == "c"
     assert agent.get("/api/v1/territories/locate?lon=10&lat=10").status_code == 404
-    assert agent.get("/api/v1/territories/locate?address=12 Park St, Arcadia").json()["code"] == "c-a"
+    assert (
+        agent.get("/api/v1/territories/locate?address=12 Park St, Arcadia").json()["code"] == "c-a"
+    )
     assert agent.get("/api/v1/territories/locate?lon=500&lat=0").status_code == 400
     assert agent.get("/api/v1/territories/locate").status_code == 400
