@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "civicdesk.identity",
     "civicdesk.notifications",
     "civicdesk.registry",
+    "civicdesk.cases",
     "civicdesk.portal",
     "civicdesk.backoffice",
     "civicdesk.demo",

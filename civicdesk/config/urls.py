@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("civicdesk.identity.api_urls")),
     path("", include("civicdesk.notifications.api_urls")),
     path("", include("civicdesk.registry.api_urls")),
+    path("", include("civicdesk.cases.api_urls")),
 ]
 
 urlpatterns = [
@@ -25,7 +26,10 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("staff/cases/", include("civicdesk.cases.staff_urls")),
     path("staff/", include("civicdesk.backoffice.urls")),
+    path("requests/", include("civicdesk.cases.portal_urls")),
+    path("open311/v2/", include("civicdesk.cases.open311.urls")),
     path("", include("civicdesk.identity.urls")),
     path("", include("civicdesk.portal.urls")),
 ]

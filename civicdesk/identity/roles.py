@@ -45,6 +45,20 @@ REGISTRY_ALL = (
     "registry.view_linkrequest",
     "registry.view_importrun",
 )
+CASES_WORK = (
+    "cases.view_case",
+    "cases.add_case",
+    "cases.work_case",
+    "cases.view_call",
+    "cases.add_call",
+    "cases.view_category",
+    "cases.view_team",
+)
+CASES_ADMIN = tuple(
+    f"cases.{a}_{m}"
+    for m in ("category", "team", "routingrule", "workinghours", "closure", "open311client")
+    for a in ("view", "add", "change", "delete")
+)
 ACCOUNT_EDIT = tuple(
     f"registry.{action}_{m}"
     for m in ("personalaccount", "accountholder", "accountservice")
@@ -60,21 +74,21 @@ ROLES: dict[str, Role] = {
             "Call-centre agent",
             _("Call-centre agent"),
             staff=True,
-            permissions=("identity.view_user", *REGISTRY_VIEW),
+            permissions=("identity.view_user", *REGISTRY_VIEW, *CASES_WORK),
         ),
         Role(
             REVENUE_OFFICER,
             "Revenue officer",
             _("Revenue officer"),
             staff=True,
-            permissions=("identity.view_user", *REGISTRY_VIEW, *ACCOUNT_EDIT),
+            permissions=("identity.view_user", *REGISTRY_VIEW, *ACCOUNT_EDIT, *CASES_WORK),
         ),
         Role(
             CASE_SPECIALIST,
             "Case specialist",
             _("Case specialist"),
             staff=True,
-            permissions=("identity.view_user", *REGISTRY_VIEW),
+            permissions=("identity.view_user", *REGISTRY_VIEW, *CASES_WORK),
         ),
         Role(
             SERVICE_CENTRE_ADMIN,
@@ -84,6 +98,7 @@ ROLES: dict[str, Role] = {
             permissions=(
                 "identity.view_user",
                 *REGISTRY_VIEW,
+                *CASES_WORK,
                 "registry.view_linkrequest",
                 "registry.review_linkrequest",
             ),
@@ -94,7 +109,13 @@ ROLES: dict[str, Role] = {
             "Quality controller",
             _("Quality controller"),
             staff=True,
-            permissions=("identity.view_user", *REGISTRY_VIEW, *_STAFF_READ),
+            permissions=(
+                "identity.view_user",
+                *REGISTRY_VIEW,
+                "cases.view_case",
+                "cases.view_call",
+                *_STAFF_READ,
+            ),
         ),
         Role(
             OPERATOR_ADMIN,
@@ -110,6 +131,8 @@ ROLES: dict[str, Role] = {
                 "notifications.view_delivery",
                 *REGISTRY_VIEW,
                 *REGISTRY_ALL,
+                *CASES_WORK,
+                *CASES_ADMIN,
                 *_STAFF_READ,
             ),
         ),
