@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "civicdesk.identity.middleware.SessionTimeoutMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "civicdesk.core.middleware.OperatorTimezoneMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -361,6 +362,11 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # Eager tasks (no broker) still build a kombu connection object, which warns.
+        "kombu.connection": {
+            "level": "ERROR" if not os.environ.get("CELERY_BROKER_URL") else "WARNING"
+        },
+        "celery.app.trace": {"level": "WARNING"},
     },
 }
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from civicdesk.demo.profiles import DEMO_TOTP_SECRET, DEMO_USERS, PROFILES
+from civicdesk.demo.cases_build import build_cases
 from civicdesk.demo.registry_build import build_registry
 from civicdesk.demo.registry_data import SPECS
 from civicdesk.identity import roles
@@ -78,5 +79,8 @@ def demo_build(*, jurisdiction: str, accounts: int = 1000, seed: int = 1) -> Dem
         ]
         registry = build_registry(
             spec=SPECS[jurisdiction], accounts=accounts, rng=rng, residents=residents
+        )
+        registry["cases"] = build_cases(
+            jurisdiction=jurisdiction, language=profile.default_language, residents=residents
         )
     return DemoReport(operator=operator, created=created, users=users, registry=registry)

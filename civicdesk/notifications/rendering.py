@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.template import Context
 from django.template.loader import get_template, render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 
 
 def supported_language(language: str | None) -> str:
@@ -21,15 +21,23 @@ def supported_language(language: str | None) -> str:
     return language if language in codes else settings.LANGUAGE_CODE
 
 
+def _operator_zone() -> str:
+    """Dates in messages are in the operator's timezone (the database keeps UTC)."""
+    from civicdesk.registry.selectors import operator_get
+
+    operator = operator_get()
+    return operator.timezone if operator else settings.TIME_ZONE
+
+
 def render_text(template_name: str, context: dict[str, Any], language: str) -> str:
     """Render a plain-text template in `language`, without HTML escaping."""
     template = get_template(template_name)
-    with translation.override(language):
+    with translation.override(language), timezone.override(_operator_zone()):
         # The Django backend's wrapper always autoescapes; its inner template takes a Context.
         return template.template.render(Context(context, autoescape=False))
 
 
 def render_html(template_name: str, context: dict[str, Any], language: str) -> str:
     """Render an HTML template in `language`, autoescaped."""
-    with translation.override(language):
+    with translation.override(language), timezone.override(_operator_zone()):
         return render_to_string(template_name, context)
