@@ -292,7 +292,7 @@ TEAMS = (
 )
 
 WORKING_HOURS = {
-    "za": {d: (("07:30", "16:00"),) for d in range(5)},
-    "ua": {**{d: (("08:00", "20:00"),) for d in range(5)}},
-    "ru": {d: (("08:00", "17:00"),) for d in range(5)},
+    "za": dict.fromkeys(range(5), (("07:30", "16:00"),)),
+    "ua": {**dict.fromkeys(range(5), (("08:00", "20:00"),))},
+    "ru": dict.fromkeys(range(5), (("08:00", "17:00"),)),
 }

@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from civicdesk.demo.profiles import DEMO_TOTP_SECRET, DEMO_USERS, PROFILES
 from civicdesk.demo.cases_build import build_cases
+from civicdesk.demo.profiles import DEMO_TOTP_SECRET, DEMO_USERS, PROFILES
 from civicdesk.demo.registry_build import build_registry
 from civicdesk.demo.registry_data import SPECS
 from civicdesk.identity import roles
