@@ -1,6 +1,6 @@
 from django.urls import path
 
-from civicdesk.backoffice import customer360, reviews, views
+from civicdesk.backoffice import customer360, imports, reviews, views
 
 app_name = "backoffice"
 
@@ -21,4 +21,5 @@ urlpatterns = [
         reviews.link_review_document,
         name="link_review_document",
     ),
+    path("imports/", imports.upload, name="import_upload"),
 ]
