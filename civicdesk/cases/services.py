@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from civicdesk.cases import routing, sla_policy, workflow
 from civicdesk.cases.intake import clean_answers
@@ -28,6 +29,7 @@ from civicdesk.cases.models import (
     Priority,
     ReferenceCounter,
     RoutingRule,
+    Status,
     Team,
 )
 from civicdesk.core.uploads import UploadRejected, check_upload
@@ -37,13 +39,13 @@ ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 Kind = CaseEvent.Kind
 
 INTAKE_ERRORS = {
-    "required": _("This question needs an answer."),
-    "not_a_number": _("Give a number."),
-    "not_a_date": _("Give a date as YYYY-MM-DD."),
-    "not_a_choice": _("Choose one of the options."),
-    "not_yes_no": _("Answer yes or no."),
-    "too_long": _("This answer is too long."),
-    "unknown": _("This category has no such question."),
+    "required": gettext_lazy("This question needs an answer."),
+    "not_a_number": gettext_lazy("Give a number."),
+    "not_a_date": gettext_lazy("Give a date as YYYY-MM-DD."),
+    "not_a_choice": gettext_lazy("Choose one of the options."),
+    "not_yes_no": gettext_lazy("Answer yes or no."),
+    "too_long": gettext_lazy("This answer is too long."),
+    "unknown": gettext_lazy("This category has no such question."),
 }
 
 
@@ -400,8 +402,10 @@ def _event(case, kind, *, actor=None, public=False, text="", **data) -> CaseEven
 
 
 STATUS_ERRORS = {
-    "transition": _("A case cannot go from “%(current)s” to “%(target)s”."),
-    "reopen_window": _("This case was resolved too long ago to reopen; please open a new one."),
+    "transition": gettext_lazy("A case cannot go from “%(current)s” to “%(target)s”."),
+    "reopen_window": gettext_lazy(
+        "This case was resolved too long ago to reopen; please open a new one."
+    ),
 }
 
 
@@ -413,7 +417,10 @@ def case_transition(*, case: Case, target: str, actor=None, note: str = "", publ
         raise ValidationError(
             {
                 "status": STATUS_ERRORS["transition"]
-                % {"current": case.get_status_display(), "target": target}
+                % {
+                    "current": case.get_status_display(),
+                    "target": Status(target).label if target in Status.values else str(target)[:40],
+                }
             }
         )
     now = timezone.now()
@@ -541,6 +548,8 @@ def case_reply(*, case: Case, user, text: str, attachments: Iterable = ()) -> Ca
         raise ValidationError({"text": _("Write your message.")})
     files = [_checked_upload(upload) for upload in attachments]
     case = _locked(case)
+    if case.status in (workflow.CLOSED, workflow.CANCELLED):
+        raise ValidationError({"text": _("This case is closed. Please open a new one.")})
     event = _event(case, Kind.MESSAGE, actor=user, public=True, text=(text or "").strip())
     for upload, content_type in files:
         _attachment_save(case, upload, content_type, actor=user)
