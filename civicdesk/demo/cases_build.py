@@ -6,16 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 from civicdesk.cases import services as case_services
-from civicdesk.cases.models import (
-    Category,
-    Open311Client,
-    RoutingRule,
-    Team,
-    WorkingHours,
-)
+from civicdesk.cases.models import Category, RoutingRule, Team, WorkingHours
+from civicdesk.cases.open311.services import open311_client_create
 from civicdesk.cases.services import Intake
 from civicdesk.demo.cases_data import CATEGORIES, TEAMS, WORKING_HOURS
-from civicdesk.identity.models import User, digest
+from civicdesk.identity.models import User
 from civicdesk.registry.models import PersonalAccount
 
 DEMO_OPEN311_KEY = "demo-open311-key"  # documented in docs/open311.md; demo only
@@ -66,7 +61,7 @@ def build_cases(*, jurisdiction: str, language: str, residents: list[User]) -> d
         categories[code] = category
         RoutingRule.objects.create(order=10 + order, category=category, team=teams[team_code])
     RoutingRule.objects.create(order=1000, team=teams["call-centre"])  # everything else
-    Open311Client.objects.create(name="Demo Open311 client", key_digest=digest(DEMO_OPEN311_KEY))
+    open311_client_create("Demo Open311 client", key=DEMO_OPEN311_KEY)
 
     created = 0
     if residents:

@@ -46,6 +46,8 @@ WHOLE_STREET = question(
     ),
 )
 
+# Only reports about places (outages, defects, leaks) are public, i.e. offered to Open311
+# clients and listed in its feed; bills, meters and enquiries are personal.
 # (code, parent, kind, names, questions, public, requires_location, priority,
 #  first response (amount, unit), resolution (amount, unit), team)
 CATEGORIES = (
