@@ -136,7 +136,7 @@ class SlaClock:
         ``None`` when an open pause stopped the clock before the due time was reached.
         """
         utc = _utc(created)
-        d0, _ = self._unpaused(target, utc)
+        d0, _ = self._unpaused(target, utc, budget=False)
         return _like(self._due(target, _normalise(utc, pauses), d0), created)
 
     def first_response_due(
@@ -206,19 +206,22 @@ class SlaClock:
             return "at_risk"
         return "ok"
 
-    def _unpaused(self, target: Target, created: datetime) -> tuple[datetime, timedelta]:
-        """The due time without pauses and the budget it grants (in the unit's clock)."""
+    def _unpaused(
+        self, target: Target, created: datetime, *, budget: bool = True
+    ) -> tuple[datetime, timedelta]:
+        """The due time without pauses and (unless not asked) the budget it grants."""
         calendar = self.calendar
         if target.unit == "working_hours":
-            budget = timedelta(hours=target.amount)
-            return calendar.add_working_time(created, budget), budget
+            hours = timedelta(hours=target.amount)
+            return calendar.add_working_time(created, hours), hours
         if target.unit == "working_days":
             d0 = calendar.add_working_days(created, target.amount)
-            return d0, calendar.working_time_between(created, d0)
+            return d0, calendar.working_time_between(created, d0) if budget else _ZERO
         d0 = calendar.add_calendar_days(created, target.amount)
         return d0, d0 - created
 
     def _measure(self, target: Target, a: datetime, b: datetime) -> timedelta:
+        """Clock time in ``[a, b)``: working time, or elapsed time for calendar days (UTC)."""
         if target.unit == "calendar_days":
             return b - a
         return self.calendar.working_time_between(a, b)
@@ -260,6 +263,8 @@ def _utc(dt: datetime) -> datetime:
     subtracts two datetimes of the *same* zone by wall clock, which is wrong across DST."""
     if not isinstance(dt, datetime):
         raise TypeError(f"expected a datetime, got {dt!r}")
+    if dt.tzinfo is UTC:
+        return dt
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"naive datetime {dt.isoformat()}: pass a timezone-aware datetime")
     return dt.astimezone(UTC)

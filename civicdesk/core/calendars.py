@@ -91,6 +91,8 @@ DEFAULT_HOLIDAY_YEARS = range(2000, 2051)
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
+_SHIFTING = object()  # a day whose UTC offset changes (a DST or zone change)
 _US = timedelta(microseconds=1)
 _DAY = timedelta(days=1)
 _DAY_US = 86_400_000_000
@@ -194,7 +196,7 @@ def _check_windows(windows: Iterable[Sequence[time]], where: str) -> Windows:
 def _us(dt: datetime) -> int:
     if not isinstance(dt, datetime):
         raise TypeError(f"expected a datetime, got {dt!r}")
-    if dt.tzinfo is None or dt.utcoffset() is None:
+    if dt.tzinfo is not UTC and (dt.tzinfo is None or dt.utcoffset() is None):
         raise ValueError(f"naive datetime {dt.isoformat()}: pass a timezone-aware datetime")
     return (dt - _EPOCH) // _US
 
@@ -216,7 +218,8 @@ class BusinessCalendar:
     the weekly schedule and any holiday; an empty tuple closes the date).
 
     The calendar is immutable and hashable (by tz, holidays and closures) and caches its
-    precomputed years internally; share one instance per operator/channel.
+    precomputed years internally (lazily; concurrent first use at worst computes a year twice,
+    with the same result); share one instance per operator/channel. It pickles without caches.
     """
 
     tz: str
@@ -228,6 +231,7 @@ class BusinessCalendar:
     _by_weekday: tuple[Windows, ...] = field(init=False, repr=False, compare=False, hash=False)
     _years: dict[int, _Year] = field(init=False, repr=False, compare=False, hash=False)
     _hint: list[_Year | None] = field(init=False, repr=False, compare=False, hash=False)
+    _offsets: dict[int, object] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         try:
@@ -274,6 +278,7 @@ class BusinessCalendar:
         setattr_(self, "_by_weekday", tuple(weekly.get(i, ()) for i in range(7)))
         setattr_(self, "_years", {})
         setattr_(self, "_hint", [None])
+        setattr_(self, "_offsets", {})
 
     def __reduce__(self):
         # Mapping proxies don't pickle; the caches needn't travel.
@@ -482,24 +487,47 @@ class BusinessCalendar:
     def _build_year(self, year: int) -> _Year:
         wall = self._wall_to_us
         first_day = date(year, 1, 1)
-        next_first_day = date(year + 1, 1, 1)
-        block = _Year(year, wall(first_day, END_OF_DAY), wall(next_first_day, END_OF_DAY))
+        first_ordinal = first_day.toordinal()
+        days = date(year + 1, 1, 1).toordinal() - first_ordinal
+        offsets = self._year_offsets(first_day, days)
+        block = _Year(year, wall(first_day, END_OF_DAY), wall(date(year + 1, 1, 1), END_OF_DAY))
         starts, ends, cum = block.starts, block.ends, block.cum
-        for offset in range((next_first_day - first_day).days):
-            day = first_day + timedelta(days=offset)
+        day_of_us: dict[int, tuple[tuple[int, int], ...]] = {}  # by id() of the windows tuple
+        for i in range(days):
+            day = first_day + timedelta(days=i)
             windows = self.windows_of(day)
             if not windows:
                 continue
+            ordinal = first_ordinal + i
+            offset = offsets[i]
+            if offset is _SHIFTING:
+                pairs = [
+                    (
+                        wall(day, start),
+                        wall(day + _DAY, END_OF_DAY) if end == END_OF_DAY else wall(day, end),
+                    )
+                    for start, end in windows
+                ]
+            else:  # one UTC offset all day: plain arithmetic
+                spans = day_of_us.get(id(windows))
+                if spans is None:
+                    spans = day_of_us[id(windows)] = tuple(
+                        (
+                            _time_of_day_us(start),
+                            _DAY_US if end == END_OF_DAY else _time_of_day_us(end),
+                        )
+                        for start, end in windows
+                    )
+                base = (ordinal - _EPOCH_ORDINAL) * _DAY_US - offset
+                pairs = [(base + start, base + end) for start, end in spans]
             first = len(starts)
-            for start, end in windows:
-                a = wall(day, start)
-                b = wall(day + _DAY, END_OF_DAY) if end == END_OF_DAY else wall(day, end)
+            for a, b in pairs:
                 if b > a:  # empty when the window lies inside a skipped (DST) hour
                     starts.append(a)
                     ends.append(b)
                     cum.append(cum[-1] + b - a)
             if len(starts) > first:
-                block.day_ord.append(day.toordinal())
+                block.day_ord.append(ordinal)
                 block.day_open.append(starts[first])
                 block.day_close.append(ends[-1])
                 block.day_first.append(first)
@@ -507,12 +535,42 @@ class BusinessCalendar:
         block.total = cum[-1]
         return block
 
+    def _year_offsets(self, first_day: date, days: int) -> list:
+        """Each day's offset (see :meth:`_day_offset`) from ``first_day`` on; also cached."""
+        zone = self._zone
+
+        def midnight(day: date) -> tuple:
+            y, m, d = day.year, day.month, day.day
+            return (
+                datetime(y, m, d, tzinfo=zone).utcoffset(),
+                datetime(y, m, d, tzinfo=zone, fold=1).utcoffset(),
+            )
+
+        result: list = []
+        before = midnight(first_day)
+        for i in range(days):
+            day = first_day + timedelta(days=i)
+            after = midnight(day + _DAY)
+            noon = datetime(day.year, day.month, day.day, 12, tzinfo=zone).utcoffset()
+            same = before[0] == before[1] == noon == after[0] == after[1] and noon is not None
+            result.append(noon // _US if same else _SHIFTING)
+            before = after
+        first_ordinal = first_day.toordinal()
+        self._offsets.update((first_ordinal + i, offset) for i, offset in enumerate(result))
+        return result
+
     def _wall_to_us(self, day: date, wall: time) -> int:
         """The instant of wall-clock ``wall`` on local ``day`` (rules in the module docstring).
 
         Ambiguous: the occurrence chosen by ``wall.fold`` (0 = first). Nonexistent: the instant
         of the jump.
         """
+        ordinal = day.toordinal()
+        offset = self._offsets.get(ordinal)
+        if offset is None:
+            offset = self._offsets[ordinal] = self._day_offset(day)
+        if offset is not _SHIFTING:  # one UTC offset all day: plain arithmetic
+            return (ordinal - _EPOCH_ORDINAL) * _DAY_US + _time_of_day_us(wall) - offset
         local = datetime.combine(day, wall, tzinfo=self._zone)
         offset = local.utcoffset()
         if offset == local.replace(fold=1 - local.fold).utcoffset():
@@ -532,6 +590,10 @@ class BusinessCalendar:
             else:
                 lo = mid
         return hi
+
+    def _day_offset(self, day: date) -> object:
+        """``day``'s UTC offset in microseconds if the same from 00:00 to 24:00, else _SHIFTING."""
+        return self._year_offsets(day, 1)[0]
 
     def _offset_at(self, t: int) -> timedelta | None:
         return (_EPOCH + timedelta(microseconds=t)).astimezone(self._zone).utcoffset()
