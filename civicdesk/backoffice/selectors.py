@@ -20,33 +20,43 @@ class Panel:
 
 CUSTOMER_360 = (_("Customer 360"), "backoffice:customer_search")
 LINK_REVIEWS = (_("Documents to review"), "backoffice:link_reviews")
+WORK_QUEUE = (_("Work queue"), "cases:staff_queue")
+CALL_CONSOLE = (_("Call console"), "cases:console")
+CASE_DASHBOARDS = (_("Case dashboards"), "cases:dashboards")
+CALL_FIGURES = (_("Call-centre figures"), "cases:call_metrics")
 
 # What each role's landing page offers. Later issues add their consoles to these lists.
 _PANELS = {
     roles.CALL_CENTRE_AGENT: (
         _("Call centre"),
         _("Identify callers, log calls and raise cases for them."),
-        (CUSTOMER_360,),
+        (CALL_CONSOLE, CUSTOMER_360, WORK_QUEUE, CALL_FIGURES),
     ),
     roles.REVENUE_OFFICER: (
         _("Revenue"),
         _("Payments, unmatched bank lines, refunds and billing runs."),
-        (CUSTOMER_360,),
+        (CUSTOMER_360, WORK_QUEUE),
     ),
     roles.CASE_SPECIALIST: (
         _("Cases"),
         _("Work the cases routed to your team within their SLAs."),
-        (CUSTOMER_360,),
+        (WORK_QUEUE, CUSTOMER_360, CASE_DASHBOARDS),
     ),
     roles.SERVICE_CENTRE_ADMIN: (
         _("Service centre"),
         _("Welcome visitors, run the queue and send them to a specialist."),
-        (CUSTOMER_360, LINK_REVIEWS),
+        (CUSTOMER_360, LINK_REVIEWS, WORK_QUEUE),
     ),
     roles.QUALITY_CONTROLLER: (
         _("Quality control"),
         _("Check service against the standards and read the audit log."),
-        (CUSTOMER_360, (_("Audit log"), "backoffice:audit_log")),
+        (
+            CUSTOMER_360,
+            WORK_QUEUE,
+            CASE_DASHBOARDS,
+            CALL_FIGURES,
+            (_("Audit log"), "backoffice:audit_log"),
+        ),
     ),
     roles.OPERATOR_ADMIN: (
         _("Operator administration"),
@@ -54,6 +64,9 @@ _PANELS = {
         (
             CUSTOMER_360,
             LINK_REVIEWS,
+            WORK_QUEUE,
+            CASE_DASHBOARDS,
+            CALL_FIGURES,
             (_("Admin portal"), "admin:index"),
             (_("Audit log"), "backoffice:audit_log"),
         ),
