@@ -208,3 +208,20 @@ def test_bulk_create_matches_single(make_user, operator):
     assert [c.reference for c in cases] == [f"C-{timezone.now().year}-{n:06d}" for n in range(1, 6)]
     assert Case.objects.filter(team=team, status="assigned").count() == 5
     assert CaseEvent.objects.filter(kind="routed").count() == 5
+
+
+def test_sla_sweep_command_and_task(make_user, operator):
+    import io
+
+    from django.core.management import call_command
+
+    from civicdesk.cases.tasks import sweep_slas
+
+    category = cf.category(resolution=(1, "working_hours"))
+    with time_machine.travel(TUESDAY, tick=False):
+        services.case_create(_intake(category, make_user()))
+    with time_machine.travel(TUESDAY + dt.timedelta(hours=3), tick=False):
+        assert sweep_slas.delay().get() == {"ok": 0, "at_risk": 0, "breached": 1}
+        out = io.StringIO()
+        call_command("sla_sweep", stdout=out)
+    assert "breached: 1" in out.getvalue()
