@@ -140,7 +140,8 @@ class RoutingContext:
     territory_parents: dict[int, int | None]
     teams: dict[int, Team]
     members: dict[int, list[int]]
-    open_counts: dict[int, int]
+    open_counts: dict[int, int]  # open cases per member, counted per team when first needed
+    counted_teams: set = field(default_factory=set)
 
     @classmethod
     def load(cls) -> RoutingContext:
@@ -165,20 +166,24 @@ class RoutingContext:
             user__is_active=True
         ).values_list("team_id", "user_id"):
             members.setdefault(team_id, []).append(user_id)
-        open_counts = dict(
-            Case.objects.filter(status__in=workflow.OPEN, assignee__isnull=False)
-            .values("assignee")
-            .annotate(n=Count("pk"))
-            .values_list("assignee", "n")
-        )
         return cls(
             rules=rules,
             category_parents=dict(Category.objects.values_list("pk", "parent_id")),
             territory_parents=dict(Territory.objects.values_list("pk", "parent_id")),
             teams=teams,
             members=members,
-            open_counts=open_counts,
+            open_counts={},
         )
+
+    def _count_open(self, team_id: int) -> None:
+        members = self.members.get(team_id, [])
+        self.open_counts.update(
+            Case.objects.filter(status__in=workflow.OPEN, assignee__in=members)
+            .values("assignee")
+            .annotate(n=Count("pk"))
+            .values_list("assignee", "n")
+        )
+        self.counted_teams.add(team_id)
 
     @staticmethod
     def _path(parents: dict[int, int | None], start: int | None) -> list[int]:
@@ -203,6 +208,8 @@ class RoutingContext:
         if rule is None:
             return None, None, None
         team = self.teams[rule.team_id]
+        if team.strategy == Team.Strategy.LEAST_LOADED and team.pk not in self.counted_teams:
+            self._count_open(team.pk)
         assignee = rule.assignee_id or routing.pick_member(
             self.members.get(team.pk, []),
             team.strategy,
@@ -305,7 +312,8 @@ def _save_team_pointers(ctx: RoutingContext) -> None:
 def cases_create_bulk(intakes: list[Intake], *, batch_size: int = 2000) -> list[Case]:
     """Many cases at once (imports, Open311 batches, the benchmark): routing context and
     calendar loaded once, references allocated as a block, cases and events bulk-inserted.
-    Attachments and links are not taken here. Requesters are notified as for single cases."""
+    Attachments and links are not taken here. Requesters are notified by a task per chunk of
+    cases after the commit (in-process without a broker)."""
     if not intakes:
         return []
     checked = [_validate(intake) for intake in intakes]
@@ -321,9 +329,28 @@ def cases_create_bulk(intakes: list[Intake], *, batch_size: int = 2000) -> list[
     Case.objects.bulk_create(cases, batch_size=batch_size)
     CaseEvent.objects.bulk_create(events, batch_size=batch_size)
     _save_team_pointers(ctx)
-    for case in cases:
-        _notify(case, "cases/created")
+    # Telling the requesters is a worker's job: one task per chunk, queued after the commit.
+    from civicdesk.cases.tasks import notify_created
+
+    ids = [str(case.pk) for case in cases]
+    for start in range(0, len(ids), NOTIFY_CHUNK):
+        chunk = ids[start : start + NOTIFY_CHUNK]
+        transaction.on_commit(lambda chunk=chunk: notify_created.delay(chunk), robust=True)
     return cases
+
+
+NOTIFY_CHUNK = 500
+
+
+def cases_notify_created(case_ids: list[str]) -> int:
+    """Send the "we received your request" message for each of these cases."""
+    cases = Case.objects.filter(pk__in=case_ids).select_related("requester", "category")
+    count = 0
+    for case in cases:
+        with transaction.atomic():
+            _notify(case, "cases/created")
+        count += 1
+    return count
 
 
 # --- links and attachments ------------------------------------------------------------------

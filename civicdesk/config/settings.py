@@ -299,6 +299,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "sweep-slas": {
+        "task": "civicdesk.cases.tasks.sweep_slas",
+        "schedule": env_int("SLA_SWEEP_SECONDS", 300),
+    },
+}
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -344,6 +350,10 @@ SPECTACULAR_SETTINGS = {
         "ServiceTypeEnum": "civicdesk.registry.models.organisation.ServiceType.choices",
         "LinkMethodEnum": "civicdesk.registry.models.links.LinkMethod.choices",
         "LinkStartMethodEnum": "civicdesk.registry.models.links.LINK_START_METHODS",
+        "CaseStatusEnum": "civicdesk.cases.models.Status.choices",
+        "CaseChannelEnum": "civicdesk.cases.models.Channel.choices",
+        "CasePriorityEnum": "civicdesk.cases.models.Priority.choices",
+        "CaseCreateChannelEnum": "civicdesk.cases.api.STAFF_CHANNELS",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

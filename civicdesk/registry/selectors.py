@@ -14,10 +14,22 @@ from civicdesk.registry.models import (
     PersonalAccount,
 )
 
+OPERATOR_CACHE_KEY = "civicdesk:operator"
+OPERATOR_CACHE_SECONDS = 60
+
 
 def operator_get() -> Operator | None:
-    """The installation's operator (None before the first set-up)."""
-    return Operator.objects.first()
+    """The installation's operator (None before the first set-up). Read on nearly every request
+    and message, so it is cached; saving the operator clears the cache (other processes see a
+    change within OPERATOR_CACHE_SECONDS)."""
+    from django.core.cache import cache
+
+    operator = cache.get(OPERATOR_CACHE_KEY)
+    if operator is None:
+        operator = Operator.objects.first()
+        if operator is not None:
+            cache.set(OPERATOR_CACHE_KEY, operator, OPERATOR_CACHE_SECONDS)
+    return operator
 
 
 def enabled_languages() -> list[tuple[str, str]]:

@@ -199,12 +199,18 @@ def test_sla_sweep_flags_breaches_once(make_user, operator):
     assert Case.objects.get(pk=case.pk).sla_state == "breached"
 
 
-def test_bulk_create_matches_single(make_user, operator):
+def test_bulk_create_matches_single(
+    make_user, operator, mailoutbox, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(services, "NOTIFY_CHUNK", 2)
     category = cf.category()
     team = cf.team(members=[make_user(role="case_specialist")])
     cf.rule(team)
     resident = make_user()
-    cases = services.cases_create_bulk([_intake(category, resident) for _ in range(5)])
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        cases = services.cases_create_bulk([_intake(category, resident) for _ in range(5)])
+    assert len(callbacks) >= 3  # one notification task per chunk of two cases
+    assert sorted(m.subject.split()[-1] for m in mailoutbox) == [c.reference for c in cases]
     assert [c.reference for c in cases] == [f"C-{timezone.now().year}-{n:06d}" for n in range(1, 6)]
     assert Case.objects.filter(team=team, status="assigned").count() == 5
     assert CaseEvent.objects.filter(kind="routed").count() == 5

@@ -55,14 +55,43 @@ def generous_throttles(settings, monkeypatch):
 
 
 @pytest.fixture
+def media_root(settings, tmp_path):
+    """Uploads the examples make (attachments, link documents) go to a temporary directory."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
 def resident(make_user, operator):
-    """A resident with a linked account, so the registry's resident endpoints do real work."""
+    """A resident with a linked account and a case of their own, so the registry's and the
+    cases' resident endpoints do real work."""
     from civicdesk.registry.services import link_by_staff
     from civicdesk.registry.tests import factories
 
     user = make_user("schemathesis@example.org")
     link_by_staff(user=user, account=factories.account(), role="owner")
+    _resident_case(user)
     return user
+
+
+def _resident_case(user):
+    """C-2026-000123, the case reference the schema gives as its example, in category
+    water-leak, the one of the schema's example report."""
+    import datetime as dt
+
+    import time_machine
+
+    from civicdesk.cases.models import ReferenceCounter
+    from civicdesk.cases.services import Intake, case_create
+    from civicdesk.cases.tests import factories
+
+    category = factories.category(
+        "water-leak",
+        questions=[{"key": "since", "type": "date", "label": {"en": "Since when?"}}],
+    )
+    ReferenceCounter.objects.create(year=2026, next=123)
+    with time_machine.travel(dt.datetime(2026, 3, 3, 8, tzinfo=dt.UTC), tick=False):
+        case_create(Intake(category=category, channel="portal", subject="No water", requester=user))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -76,7 +105,7 @@ def resident(make_user, operator):
     # operation; each example gets its own fresh token below.
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_api_conforms_to_its_schema(case, resident, generous_throttles):
+def test_api_conforms_to_its_schema(case, resident, generous_throttles, media_root):
     # A fresh token for every example: DELETE /auth/token revokes the one it is sent with.
     _token, key = services.token_create(user=resident)
     # Random shared secrets only ever reach the 403. Where the headers were generated to be valid,

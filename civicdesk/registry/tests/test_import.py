@@ -22,7 +22,6 @@ from civicdesk.registry.models import (
     Building,
     ImportRun,
     OpeningBalance,
-    Operator,
     PersonalAccount,
     Premises,
     Provider,
@@ -374,7 +373,8 @@ def test_xlsx_imports_the_same_records_as_csv(operator, staff):
 
 
 def test_an_updated_operator_format_checks_numbers_with_it(operator, staff):
-    Operator.objects.filter(pk=operator.pk).update(account_number_algorithm="verhoeff")
+    operator.account_number_algorithm = "verhoeff"
+    operator.save()
     assert run("territories", "buildings", "premises", user=staff).ok
     report = run("accounts", user=staff)
     assert {e["code"] for e in report.errors} == {"account_number_check_digit"}
