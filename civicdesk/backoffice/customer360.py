@@ -11,8 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from civicdesk.backoffice.views import staff_required
 from civicdesk.core import slots
+from civicdesk.core.decorators import staff_required
 from civicdesk.registry import selectors as registry_selectors
 from civicdesk.registry.search import MAX_QUERY_LENGTH, customer_search
 

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from civicdesk.backoffice.views import staff_required
+from civicdesk.core.decorators import staff_required
 from civicdesk.core.forms import apply_validation_error
 from civicdesk.registry import services
 from civicdesk.registry.models import AccountHolder, LinkRequest

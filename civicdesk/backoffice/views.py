@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from civicdesk.backoffice.selectors import audit_events, landing_for
+from civicdesk.core.decorators import staff_required
 from civicdesk.core.models import AuditEvent
-
-
-def staff_required(view):
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_staff:
-            raise PermissionDenied("staff only")
-        return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
 
 
 @staff_required

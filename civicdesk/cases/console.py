@@ -29,7 +29,8 @@ from django.views.decorators.vary import vary_on_headers
 from civicdesk.cases import calls, reports, staff_selectors
 from civicdesk.cases.models import Call, Case, Priority, translated
 from civicdesk.cases.services import Intake
-from civicdesk.cases.staff_views import VISIBILITY, staff_required
+from civicdesk.cases.staff_views import VISIBILITY
+from civicdesk.core.decorators import staff_required
 from civicdesk.core.forms import apply_validation_error
 from civicdesk.core.slots import Subject
 from civicdesk.registry import selectors as registry_selectors

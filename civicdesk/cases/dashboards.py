@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from civicdesk.cases import charts, reports
-from civicdesk.cases.staff_views import staff_required
+from civicdesk.core.decorators import staff_required
 
 VIEW_CASES = "cases.view_case"
 VIEW_CALLS = "cases.view_call"

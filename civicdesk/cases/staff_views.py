@@ -13,8 +13,8 @@ from functools import wraps
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -25,25 +25,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from civicdesk.cases import services, staff_selectors, workflow
 from civicdesk.cases.models import Case, CaseEvent, Category, Channel, Status, Team
+from civicdesk.core.decorators import staff_required
 from civicdesk.core.forms import apply_validation_error
 
 VIEW = "cases.view_case"
 WORK = "cases.work_case"
 Kind = CaseEvent.Kind
-
-
-def staff_required(view):
-    """Signed-in staff only (the MFA middleware has already asked for the second factor);
-    anyone else gets 403, anonymous visitors the login page."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_staff:
-            raise PermissionDenied("staff only")
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 # --- forms ----------------------------------------------------------------------------------
