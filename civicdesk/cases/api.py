@@ -591,6 +591,21 @@ class AttachmentSerializer(StrictModelSerializer):
         )
 
 
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    """Compared in UTC: any offset ISO 8601 allows (even +17:01) is accepted, and a moment
+    that falls outside the calendar once in UTC is a clear 400, not a database error."""
+
+    def filter(self, qs, value):
+        if value is not None:
+            try:
+                value = value.astimezone(dt.UTC)
+            except OverflowError as exc:
+                raise exceptions.ValidationError(
+                    {self.field_name: [_("This date is out of range.")]}
+                ) from exc
+        return super().filter(qs, value)
+
+
 class CaseFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=Status.choices)
     category = filters.CharFilter(method="by_category", help_text="A category code (and its own).")
@@ -600,8 +615,8 @@ class CaseFilter(filters.FilterSet):
         field_name="assignee__email", lookup_expr="iexact", help_text="The assignee's e-mail."
     )
     sla_state = filters.ChoiceFilter(choices=SLA_STATES, method="by_sla_state")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Case

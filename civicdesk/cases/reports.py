@@ -272,7 +272,7 @@ def volume_by_territory(period: DateRange, *, none_label: str = "—") -> list[V
         _created(period)
         .values("territory__code", "territory__name")
         .annotate(n=Count("pk"))
-        .order_by("-n", "territory__name")
+        .order_by("-n", F("territory__name").asc(nulls_last=True))
     )
     return [
         Volume(row["territory__code"] or "", row["territory__name"] or none_label, row["n"])

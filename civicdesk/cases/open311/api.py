@@ -299,7 +299,9 @@ def _datetime(request, name: str, tz) -> dt.datetime | None:
         if value is not None:
             if timezone.is_naive(value):
                 value = value.replace(tzinfo=tz)
-            value.astimezone(dt.UTC)  # out of range once in UTC (year 1, year 9999)?
+            # In UTC: PostgreSQL refuses offsets beyond ±15:59, and year 1 or 9999 may fall
+            # outside the calendar once converted.
+            value = value.astimezone(dt.UTC)
     except (ValueError, OverflowError):
         value = None
     if value is None:

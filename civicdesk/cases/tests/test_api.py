@@ -608,3 +608,14 @@ def test_agents_log_calls_and_supervisors_see_all(staff, make_user, category):
     )
     assert no_case.status_code == 422 and no_case.json()["errors"][0]["field"] == "case"
     assert Call.objects.count() == 2
+
+
+def test_date_filters_take_any_offset_and_refuse_out_of_range_moments(make_user, operator):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(make_user())
+    ok = client.get("/api/v1/cases", {"created_after": "0685-05-14T15:08:40+17:01"})
+    assert ok.status_code == 200
+    bad = client.get("/api/v1/cases", {"created_before": "0001-01-01T00:30:00+01:00"})
+    assert bad.status_code == 400

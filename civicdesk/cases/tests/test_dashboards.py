@@ -101,8 +101,8 @@ def test_volumes_and_sla_compliance_on_known_data(data):
     ]
     assert [(v.label, v.count) for v in reports.volume_by_territory(period, none_label="-")] == [
         ("North", 3),
-        ("-", 1),
         ("South", 1),
+        ("-", 1),  # cases without a territory come last, on every database
     ]
     assert [(v.key, v.count) for v in reports.volume_by_status(period)] == [
         ("new", 3),

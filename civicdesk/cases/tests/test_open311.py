@@ -792,3 +792,12 @@ def test_null_characters_are_refused_before_any_query(client, leak):
     ):
         response = client.get(BASE + path)
         assert response.status_code == 400, (path, response.content)
+
+
+@pytest.mark.django_db
+def test_dates_with_large_offsets_are_compared_in_utc(client, operator):
+    response = client.get(
+        "/open311/v2/requests.json",
+        {"start_date": "2026-03-01T00:00:00+17:01", "end_date": "2026-03-20T00:00:00+17:01"},
+    )
+    assert response.status_code == 200
