@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import logging
 import uuid
 from dataclasses import dataclass
@@ -24,9 +25,11 @@ class SentSms:
     provider_message_id: str
 
 
-class BaseSmsBackend:
-    def send(self, to: str, body: str) -> SentSms:  # pragma: no cover - interface
-        raise NotImplementedError
+class BaseSmsBackend(abc.ABC):
+    """An SMS provider: `send` delivers one message or raises SmsError."""
+
+    @abc.abstractmethod
+    def send(self, to: str, body: str) -> SentSms: ...
 
 
 class ConsoleSmsBackend(BaseSmsBackend):
