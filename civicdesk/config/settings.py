@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "civicdesk.notifications",
     "civicdesk.registry",
     "civicdesk.cases",
+    "civicdesk.ledger",
     "civicdesk.portal",
     "civicdesk.backoffice",
     "civicdesk.demo",
