@@ -36,7 +36,8 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from _support import postgres_scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -287,15 +288,7 @@ def raw_floor(cases: int, events: int, postgres: bool) -> float:
 
 
 def _postgres_database(url: str) -> tuple[str, str, str]:
-    """A new, empty database on the server `url` names: (its URL, admin URL, its name)."""
-    import psycopg
-
-    parts = urlsplit(url)
-    name = f"{(parts.path.strip('/') or 'civicdesk_bench')}_{os.getpid()}"
-    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}")), admin, name
+    return postgres_scratch_database(url, "civicdesk_bench")
 
 
 def main() -> None:

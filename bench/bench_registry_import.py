@@ -21,7 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from _support import postgres_scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -118,15 +119,7 @@ def raw_floor(rows: int, postgres: bool) -> float:
 
 
 def _postgres_database(url: str) -> tuple[str, str, str]:
-    """A new, empty database on the server `url` names: (its URL, admin URL, its name)."""
-    import psycopg
-
-    parts = urlsplit(url)
-    name = f"civicdesk_bench_{os.getpid()}"
-    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}")), admin, name
+    return postgres_scratch_database(url, "civicdesk_bench")
 
 
 def main() -> None:
