@@ -11,6 +11,7 @@ from django.core.validators import EmailValidator, RegexValidator, URLValidator
 from django.db import models
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
@@ -152,34 +153,24 @@ def problem_response(
     return Response(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE, headers=headers)
 
 
+# One table for both uses: problem titles (translated per request) and the schema's response
+# descriptions (rendered in the language the schema is generated in).
 _TITLES = {
-    400: "Invalid request",
-    401: "Not authenticated",
-    403: "Permission denied",
-    404: "Not found",
-    405: "Method not allowed",
-    406: "Not acceptable",
-    409: "Conflict",
-    415: "Unsupported media type",
-    422: "Unprocessable content",
-    429: "Too many requests",
+    400: gettext_lazy("Invalid request"),
+    401: gettext_lazy("Not authenticated"),
+    403: gettext_lazy("Permission denied"),
+    404: gettext_lazy("Not found"),
+    405: gettext_lazy("Method not allowed"),
+    406: gettext_lazy("Not acceptable"),
+    409: gettext_lazy("Conflict"),
+    415: gettext_lazy("Unsupported media type"),
+    422: gettext_lazy("Unprocessable content"),
+    429: gettext_lazy("Too many requests"),
 }
 
 
 def _title(status_code: int) -> str:
-    titles = {
-        400: _("Invalid request"),
-        401: _("Not authenticated"),
-        403: _("Permission denied"),
-        404: _("Not found"),
-        405: _("Method not allowed"),
-        406: _("Not acceptable"),
-        409: _("Conflict"),
-        415: _("Unsupported media type"),
-        422: _("Unprocessable content"),
-        429: _("Too many requests"),
-    }
-    return titles.get(status_code, _("Error"))
+    return str(_TITLES.get(status_code, gettext_lazy("Error")))
 
 
 class UnprocessableContent(exceptions.ValidationError):
@@ -314,7 +305,7 @@ def add_problem_responses(result: dict, generator, request, public: bool) -> dic
                 continue
             responses = operation.setdefault("responses", {})
             for code in PROBLEM_STATUSES:
-                responses.setdefault(str(code), {"description": _TITLES[code], **problem})
+                responses.setdefault(str(code), {"description": str(_TITLES[code]), **problem})
     return result
 
 

@@ -24,51 +24,6 @@ from civicdesk.registry.models import (
 HISTORY_LIMIT = 50
 
 
-def register_slots() -> None:
-    from civicdesk.core import slots
-
-    slots.register(
-        "registry.person",
-        title=_("Person"),
-        order=10,
-        template="backoffice/customer360/person.html",
-        context=person_context,
-        permission="registry.view_accountholder",
-    )
-    slots.register(
-        "registry.accounts",
-        title=_("Accounts"),
-        order=20,
-        template="backoffice/customer360/accounts.html",
-        context=accounts_context,
-        permission="registry.view_personalaccount",
-    )
-    slots.register(
-        "registry.premises",
-        title=_("Premises"),
-        order=30,
-        template="backoffice/customer360/premises.html",
-        context=premises_context,
-        permission="registry.view_premises",
-    )
-    slots.register(
-        "registry.links",
-        title=_("Portal access"),
-        order=40,
-        template="backoffice/customer360/links.html",
-        context=links_context,
-        permission="registry.view_accountlink",
-    )
-    slots.register(
-        "registry.history",
-        title=_("History of changes"),
-        order=900,
-        template="backoffice/customer360/history.html",
-        context=history_context,
-        permission="registry.view_personalaccount",
-    )
-
-
 # --- slots ----------------------------------------------------------------------------------
 
 
@@ -259,3 +214,34 @@ def _premises_label(record, premises: dict) -> str:
 
 def _service_label(record) -> str:
     return str(record.get_service_type_display())
+
+
+# (key, title, order, template, context, permission): the registry's part of the 360 page.
+SLOTS = (
+    ("registry.person", _("Person"), 10, "person", person_context, "view_accountholder"),
+    ("registry.accounts", _("Accounts"), 20, "accounts", accounts_context, "view_personalaccount"),
+    ("registry.premises", _("Premises"), 30, "premises", premises_context, "view_premises"),
+    ("registry.links", _("Portal access"), 40, "links", links_context, "view_accountlink"),
+    (
+        "registry.history",
+        _("History of changes"),
+        900,
+        "history",
+        history_context,
+        "view_personalaccount",
+    ),
+)
+
+
+def register_slots() -> None:
+    from civicdesk.core import slots
+
+    for key, title, order, template, context, permission in SLOTS:
+        slots.register(
+            key,
+            title=title,
+            order=order,
+            template=f"backoffice/customer360/{template}.html",
+            context=context,
+            permission=f"registry.{permission}",
+        )
