@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from civicdesk.cases import calls, reports, staff_selectors
+from civicdesk.cases.forms import choice_values
 from civicdesk.cases.models import Call, Case, Priority, translated
 from civicdesk.cases.services import Intake
 from civicdesk.cases.staff_views import VISIBILITY
@@ -141,19 +142,13 @@ class EndForm(forms.Form):
 
 
 def _question_field(question: dict) -> forms.Field:
-    """A form field for an intake question. The form requires nothing itself: the service
-    checks the answers (one rule, one message); the browser is told which are required."""
+    """A form field for an intake question, compact for an agent with a caller waiting (the
+    portal's radios are cases.forms.question_field). The form requires nothing itself: the
+    service checks the answers (one rule, one message); the browser is told which are required."""
     label = translated(question.get("label") or {}) or question["key"]
     kind = question.get("type", "text")
     if kind == "choice":
-        choices = []
-        for choice in question.get("choices", []):
-            if isinstance(choice, dict):
-                value, text = str(choice.get("value", "")), choice.get("label")
-                text = translated(text) if isinstance(text, dict) else str(text or value)
-            else:
-                value = text = str(choice)
-            choices.append((value, text))
+        choices = choice_values(question)
         field = forms.ChoiceField(label=label, required=False, choices=[("", "—"), *choices])
     elif kind == "boolean":
         field = forms.ChoiceField(

@@ -71,7 +71,7 @@ class ServiceErrorsMixin:
             self.add_error(field if field in self.fields else None, messages)
 
 
-def _choice_values(question: dict) -> list[tuple[str, str]]:
+def choice_values(question: dict) -> list[tuple[str, str]]:
     choices = []
     for choice in question.get("choices", []):
         if isinstance(choice, dict):
@@ -97,7 +97,7 @@ def question_field(question: dict) -> forms.Field:
         "error_messages": {"required": NEEDS_ANSWER},
     }
     if kind == "choice":
-        choices = _choice_values(question)
+        choices = choice_values(question)
         if len(choices) <= 5:
             return forms.ChoiceField(choices=choices, widget=forms.RadioSelect, **options)
         return forms.ChoiceField(choices=[("", "—"), *choices], **options)

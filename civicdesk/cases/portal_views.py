@@ -197,7 +197,7 @@ def _answers(case: Case) -> list[tuple[str, object]]:
             if isinstance(value, bool):
                 value = _("Yes") if value else _("No")
             elif question.get("type") == "choice":
-                labels = dict(forms._choice_values(question))
+                labels = dict(forms.choice_values(question))
                 value = labels.get(str(value), value)
             rows.append((translated(question["label"]), value))
     return rows
