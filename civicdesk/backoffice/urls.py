@@ -1,6 +1,15 @@
-from django.urls import path
+from django.urls import include, path
 
-from civicdesk.backoffice import customer360, imports, reviews, views
+from civicdesk.backoffice import (
+    banking_urls,
+    customer360,
+    imports,
+    money_urls,
+    payments_urls,
+    refunds_urls,
+    reviews,
+    views,
+)
 
 app_name = "backoffice"
 
@@ -22,4 +31,8 @@ urlpatterns = [
         name="link_review_document",
     ),
     path("imports/", imports.upload, name="import_upload"),
+    path("money/", include(money_urls.urlpatterns)),
+    path("money/", include(payments_urls.urlpatterns)),
+    path("money/", include(banking_urls.urlpatterns)),
+    path("money/", include(refunds_urls.urlpatterns)),
 ]

@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("civicdesk.notifications.api_urls")),
     path("", include("civicdesk.registry.api_urls")),
     path("", include("civicdesk.cases.api_urls")),
+    path("", include("civicdesk.ledger.api_urls")),
 ]
 
 urlpatterns = [
@@ -30,6 +31,7 @@ urlpatterns = [
     path("staff/", include("civicdesk.backoffice.urls")),
     path("requests/", include("civicdesk.cases.portal_urls")),
     path("open311/v2/", include("civicdesk.cases.open311.urls")),
+    path("pay/", include("civicdesk.ledger.urls")),
     path("", include("civicdesk.identity.urls")),
     path("", include("civicdesk.portal.urls")),
 ]

@@ -64,6 +64,28 @@ ACCOUNT_EDIT = tuple(
     for m in ("personalaccount", "accountholder", "accountservice")
     for action in ("add", "change")
 )
+LEDGER_VIEW = tuple(
+    f"ledger.view_{m}"
+    for m in (
+        "ledgeraccount",
+        "transaction",
+        "posting",
+        "allocation",
+        "payment",
+        "paymentevent",
+        "bankstatement",
+        "bankline",
+        "missingpaymentreport",
+        "refundrequest",
+    )
+)
+LEDGER_WORK = (
+    "ledger.add_bankstatement",
+    "ledger.match_bankline",
+    "ledger.change_missingpaymentreport",
+    "ledger.approve_refundrequest",
+    "ledger.pay_refundrequest",
+)
 
 ROLES: dict[str, Role] = {
     r.key: r
@@ -74,14 +96,21 @@ ROLES: dict[str, Role] = {
             "Call-centre agent",
             _("Call-centre agent"),
             staff=True,
-            permissions=("identity.view_user", *REGISTRY_VIEW, *CASES_WORK),
+            permissions=("identity.view_user", *REGISTRY_VIEW, *CASES_WORK, *LEDGER_VIEW),
         ),
         Role(
             REVENUE_OFFICER,
             "Revenue officer",
             _("Revenue officer"),
             staff=True,
-            permissions=("identity.view_user", *REGISTRY_VIEW, *ACCOUNT_EDIT, *CASES_WORK),
+            permissions=(
+                "identity.view_user",
+                *REGISTRY_VIEW,
+                *ACCOUNT_EDIT,
+                *CASES_WORK,
+                *LEDGER_VIEW,
+                *LEDGER_WORK,
+            ),
         ),
         Role(
             CASE_SPECIALIST,
@@ -114,6 +143,7 @@ ROLES: dict[str, Role] = {
                 *REGISTRY_VIEW,
                 "cases.view_case",
                 "cases.view_call",
+                *LEDGER_VIEW,
                 *_STAFF_READ,
             ),
         ),
@@ -133,6 +163,8 @@ ROLES: dict[str, Role] = {
                 *REGISTRY_ALL,
                 *CASES_WORK,
                 *CASES_ADMIN,
+                *LEDGER_VIEW,
+                *LEDGER_WORK,
                 *_STAFF_READ,
             ),
         ),

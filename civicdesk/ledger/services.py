@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction as db_transaction
+from django.db.models import OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from civicdesk.ledger import postings
-from civicdesk.ledger.models import LedgerAccount, Posting, Transaction
+from civicdesk.ledger.models import Allocation, LedgerAccount, Posting, Transaction
 from civicdesk.ledger.postings import Leg, PostingError
 from civicdesk.registry.models import OpeningBalance, PersonalAccount, Provider
 
@@ -52,8 +55,10 @@ def transaction_post(
     description: str = "",
     actor=None,
     reverses: Transaction | None = None,
+    dimensions: list[tuple[str, Provider | None]] | None = None,
 ) -> Transaction:
-    """Post one balanced transaction; refuse it whole (nothing written) on any bad leg."""
+    """Post one balanced transaction; refuse it whole (nothing written) on any bad leg.
+    ``dimensions`` gives each leg's (service, provider), in the order of ``legs``."""
     if kind not in Transaction.Kind.values:
         raise ValidationError({"kind": _("Unknown transaction kind.")})
     currency = (currency or "").upper()
@@ -109,6 +114,7 @@ def transaction_post(
         reverses=reverses,
         currency=currency,
     )
+    dimensions = dimensions or [("", None)] * len(legs)
     Posting.objects.bulk_create(
         [
             Posting(
@@ -116,8 +122,10 @@ def transaction_post(
                 account=accounts[leg.account_code],
                 amount_minor=leg.amount_minor,
                 currency=currency,
+                service=service,
+                provider=provider,
             )
-            for leg in legs
+            for leg, (service, provider) in zip(legs, dimensions, strict=True)
         ]
     )
     return txn
@@ -138,22 +146,27 @@ def transaction_reverse(
         )
     if Transaction.objects.filter(reverses=original).exists():
         raise ValidationError({"transaction": _("This transaction has already been reversed.")})
-    legs = [
-        Leg(code, -amount)
-        for code, amount in original.postings.order_by("id").values_list(
-            "account__code", "amount_minor"
-        )
-    ]
-    return transaction_post(
+    originals = list(original.postings.order_by("id").select_related("account", "provider"))
+    for posting in originals:
+        if posting.account.personal_account_id and posting.account.kind == "receivable":
+            receivable_lock(posting.account.personal_account)
+    mirror = transaction_post(
         kind=Transaction.Kind.REVERSAL,
-        legs=legs,
+        legs=[Leg(p.account.code, -p.amount_minor) for p in originals],
         currency=original.currency,
         value_date=value_date or timezone.localdate(),
         reference=original.reference,
         description=reason.strip()[:300],
         actor=actor,
         reverses=original,
+        dimensions=[(p.service, p.provider) for p in originals],
     )
+    _allocations_unwind(original, mirror, actor)
+    for personal_account in {
+        p.account.personal_account for p in originals if p.account.personal_account_id
+    }:
+        account_allocate(personal_account, actor=actor)
+    return mirror
 
 
 def _operator_currency() -> str:
@@ -230,3 +243,328 @@ def opening_balances_post(*, actor=None) -> int:
     if rows:
         OpeningBalance.objects.filter(pk__in=[row.pk for row in rows]).update(posted_at=now)
     return sum(1 for row in rows if row.amount_minor != 0)
+
+
+# --- the chart of system accounts -----------------------------------------------------------
+
+SYSTEM_CODES = {
+    LedgerAccount.Kind.GATEWAY_CLEARING: "gateway:{key}:{currency}",
+    LedgerAccount.Kind.BANK_CLEARING: "bank:{key}:{currency}",
+    LedgerAccount.Kind.SUSPENSE: "suspense:{currency}",
+    LedgerAccount.Kind.REFUNDS_PAYABLE: "refunds-payable:{currency}",
+    LedgerAccount.Kind.REVENUE: "revenue:{currency}",
+}
+
+
+@db_transaction.atomic
+def system_account(kind: str, currency: str, key: str = "") -> LedgerAccount:
+    """One of the operator's own ledger accounts, created on first use: gateway and bank
+    clearing (``key`` names the gateway or the bank format), suspense, refunds payable,
+    revenue."""
+    currency = currency.upper()
+    code = SYSTEM_CODES[kind].format(key=key, currency=currency)
+    ledger_account, _created = LedgerAccount.objects.get_or_create(
+        code=code,
+        defaults={"kind": kind, "name": code, "currency": currency},
+    )
+    return ledger_account
+
+
+@db_transaction.atomic
+def provider_payable(provider: Provider, currency: str) -> LedgerAccount:
+    currency = currency.upper()
+    ledger_account, _created = LedgerAccount.objects.get_or_create(
+        code=f"payable:{provider.code}:{currency}",
+        defaults={
+            "kind": LedgerAccount.Kind.PROVIDER_PAYABLE,
+            "name": f"Payable to {provider.name}",
+            "currency": currency,
+            "provider": provider,
+        },
+    )
+    return ledger_account
+
+
+def receivable_lock(account: PersonalAccount) -> LedgerAccount:
+    """The account's receivable, locked for the rest of the transaction: every change to what
+    a resident owes or holds in credit (allocation, refund) is serialised on this row."""
+    receivable = receivable_for(account)
+    return LedgerAccount.objects.select_for_update().get(pk=receivable.pk)
+
+
+# --- allocation -----------------------------------------------------------------------------
+
+
+def open_items(receivable: LedgerAccount):
+    """(open charges, open credits) of a receivable, as the pure allocation module's values.
+    Charges are its debit postings less what is allocated to them; credits its credit
+    postings less what they already pay."""
+    from civicdesk.ledger import allocation
+
+    allocated_to = (
+        Allocation.objects.filter(charge=OuterRef("pk"))
+        .values("charge")
+        .annotate(total=Sum("amount_minor"))
+        .values("total")
+    )
+    allocated_from = (
+        Allocation.objects.filter(credit=OuterRef("pk"))
+        .values("credit")
+        .annotate(total=Sum("amount_minor"))
+        .values("total")
+    )
+    rows = (
+        Posting.objects.filter(account=receivable)
+        .annotate(
+            to_charge=Coalesce(Subquery(allocated_to), Value(0)),
+            from_credit=Coalesce(Subquery(allocated_from), Value(0)),
+        )
+        .values_list(
+            "pk",
+            "amount_minor",
+            "to_charge",
+            "from_credit",
+            "transaction__value_date",
+            "transaction__reference",
+            "provider__code",
+        )
+        .order_by("pk")
+    )
+    charges, credits = [], []
+    for pk, amount, to_charge, from_credit, value_date, reference, provider in rows:
+        if amount > 0 and amount - to_charge > 0:
+            charges.append(
+                allocation.OpenCharge(
+                    id=pk,
+                    open_minor=amount - to_charge,
+                    value_date=value_date,
+                    invoice=reference or "",
+                    provider=provider or "",
+                    order=pk,
+                )
+            )
+        elif amount < 0 and -amount - from_credit > 0:
+            credits.append(
+                allocation.Credit(
+                    id=pk, open_minor=-amount - from_credit, value_date=value_date, order=pk
+                )
+            )
+    return charges, credits
+
+
+@db_transaction.atomic
+def account_allocate(
+    account: PersonalAccount, *, invoice: str | None = None, actor=None
+) -> list[Allocation]:
+    """Set the account's open credits against its open charges by the operator's rule (a named
+    invoice first when given). What cannot be allocated stays open: credit or debt."""
+    from civicdesk.ledger import allocation
+    from civicdesk.registry.selectors import operator_get
+
+    receivable = receivable_lock(account)
+    charges, credits = open_items(receivable)
+    if not charges or not credits:
+        return []
+    operator = operator_get()
+    result = allocation.allocate(
+        charges,
+        credits,
+        rule=operator.allocation_rule if operator else "oldest_first",
+        invoice=invoice or None,
+        provider_priority=tuple(operator.allocation_provider_priority or ()) if operator else (),
+    )
+    return Allocation.objects.bulk_create(
+        [
+            Allocation(
+                credit_id=row.credit_id,
+                charge_id=row.charge_id,
+                amount_minor=row.amount_minor,
+                actor=actor,
+            )
+            for row in result
+        ]
+    )
+
+
+def _allocations_unwind(original: Transaction, mirror: Transaction, actor) -> None:
+    """After a reversal: release what the original's receivable postings were allocated to,
+    then set each original posting against its mirror image, so neither stays open."""
+    originals = list(original.postings.filter(account__kind=LedgerAccount.Kind.RECEIVABLE))
+    if not originals:
+        return
+    mirrors = {
+        (p.account_id, p.amount_minor): p
+        for p in mirror.postings.filter(account__kind=LedgerAccount.Kind.RECEIVABLE)
+    }
+    rows: list[Allocation] = []
+    for posting in originals:
+        twin = mirrors.pop((posting.account_id, -posting.amount_minor))
+        if posting.amount_minor > 0:
+            held = (
+                Allocation.objects.filter(charge=posting)
+                .values("credit")
+                .annotate(total=Sum("amount_minor"))
+            )
+            rows += [
+                Allocation(credit_id=h["credit"], charge=posting, amount_minor=-h["total"])
+                for h in held
+                if h["total"]
+            ]
+            rows.append(Allocation(credit=twin, charge=posting, amount_minor=posting.amount_minor))
+        else:
+            held = (
+                Allocation.objects.filter(credit=posting)
+                .values("charge")
+                .annotate(total=Sum("amount_minor"))
+            )
+            rows += [
+                Allocation(credit=posting, charge_id=h["charge"], amount_minor=-h["total"])
+                for h in held
+                if h["total"]
+            ]
+            rows.append(Allocation(credit=posting, charge=twin, amount_minor=-posting.amount_minor))
+    for row in rows:
+        row.actor = actor
+    Allocation.objects.bulk_create(rows)
+
+
+# --- posting what residents owe and pay -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeLine:
+    amount_minor: int
+    service: str = ""
+    provider: Provider | None = None
+
+
+@db_transaction.atomic
+def charge_post(
+    *,
+    account: PersonalAccount,
+    lines: list[ChargeLine],
+    currency: str,
+    value_date: dt.date,
+    reference: str,
+    description: str = "",
+    actor=None,
+    kind: str = Transaction.Kind.CHARGE,
+) -> Transaction:
+    """A bill (or an adjustment) for one account: each line debits the receivable with its
+    service and provider and credits that provider's payable (revenue when there is none).
+    Open credit is allocated to it at once."""
+    if not lines:
+        raise ValidationError({"lines": _("A charge needs at least one line.")})
+    if any(line.amount_minor <= 0 for line in lines):
+        raise ValidationError({"lines": _("Charge amounts must be more than zero.")})
+    receivable = receivable_lock(account)
+    legs, dims = [], []
+    for line in lines:
+        income = (
+            provider_payable(line.provider, currency)
+            if line.provider
+            else system_account(LedgerAccount.Kind.REVENUE, currency)
+        )
+        legs += [Leg(receivable.code, line.amount_minor), Leg(income.code, -line.amount_minor)]
+        dims += [(line.service, line.provider), (line.service, line.provider)]
+    txn = transaction_post(
+        kind=kind,
+        legs=legs,
+        currency=currency,
+        value_date=value_date,
+        reference=reference,
+        description=description,
+        actor=actor,
+        dimensions=dims,
+    )
+    account_allocate(account, actor=actor)
+    return txn
+
+
+@db_transaction.atomic
+def payment_post(
+    *,
+    account: PersonalAccount,
+    amount_minor: int,
+    currency: str,
+    value_date: dt.date,
+    source: LedgerAccount,
+    reference: str,
+    description: str = "",
+    actor=None,
+    invoice: str | None = None,
+    kind: str = Transaction.Kind.PAYMENT,
+) -> Transaction:
+    """Money received for an account: debit ``source`` (a gateway or bank clearing account, or
+    suspense when an officer moves an unmatched line), credit the receivable, then allocate it
+    (the named invoice first). Whatever is left over stays as credit."""
+    if amount_minor <= 0:
+        raise ValidationError({"amount": _("The amount must be more than zero.")})
+    receivable = receivable_lock(account)
+    txn = transaction_post(
+        kind=kind,
+        legs=[Leg(source.code, amount_minor), Leg(receivable.code, -amount_minor)],
+        currency=currency,
+        value_date=value_date,
+        reference=reference,
+        description=description,
+        actor=actor,
+    )
+    account_allocate(account, invoice=invoice, actor=actor)
+    return txn
+
+
+def credit_available(account: PersonalAccount) -> int:
+    """Credit the resident holds, in minor units (zero when they owe)."""
+    receivable = LedgerAccount.objects.filter(
+        personal_account=account, kind=LedgerAccount.Kind.RECEIVABLE
+    ).first()
+    if receivable is None:
+        return 0
+    total = receivable.postings.aggregate(total=Sum("amount_minor"))["total"] or 0
+    return max(0, -int(total))
+
+
+@db_transaction.atomic
+def refund_reserve(
+    *,
+    account: PersonalAccount,
+    amount_minor: int,
+    currency: str,
+    reference: str,
+    description: str = "",
+    actor=None,
+    value_date: dt.date | None = None,
+) -> Transaction:
+    """Set aside credit for a refund: debit the receivable, credit refunds payable. Never more
+    than the credit available, checked under the receivable's lock."""
+    if amount_minor <= 0:
+        raise ValidationError({"amount": _("The amount must be more than zero.")})
+    receivable = receivable_lock(account)
+    available = credit_available(account)
+    if amount_minor > available:
+        raise ValidationError(
+            {
+                "amount": ValidationError(
+                    _("That is more than the credit on the account (%(available)s)."),
+                    code="exceeds_credit",
+                    params={
+                        "available": postings.from_minor(
+                            available, postings.currency_exponent(currency)
+                        )
+                    },
+                )
+            }
+        )
+    payable = system_account(LedgerAccount.Kind.REFUNDS_PAYABLE, currency)
+    txn = transaction_post(
+        kind=Transaction.Kind.REFUND,
+        legs=[Leg(receivable.code, amount_minor), Leg(payable.code, -amount_minor)],
+        currency=currency,
+        value_date=value_date or timezone.localdate(),
+        reference=reference,
+        description=description,
+        actor=actor,
+    )
+    account_allocate(account, actor=actor)
+    return txn

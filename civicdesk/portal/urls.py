@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
-from civicdesk.portal import views
+from civicdesk.portal import claims_urls, money_urls, payments_urls, views
 
 app_name = "portal"
 
@@ -12,4 +12,7 @@ urlpatterns = [
     path("accounts/invitations/<str:token>/", views.invitation_accept, name="invitation"),
     path("accounts/<str:number>/", views.account_detail, name="account"),
     path("accounts/<str:number>/unlink/", views.account_unlink, name="account_unlink"),
+    path("", include(money_urls.urlpatterns)),
+    path("", include(payments_urls.urlpatterns)),
+    path("", include(claims_urls.urlpatterns)),
 ]

@@ -97,6 +97,26 @@ class Operator(models.Model):
         _("link requests allowed per resident per day"), default=10
     )
 
+    # Money: how payments meet charges, and who must approve refunds.
+    allocation_rule = models.CharField(
+        _("payment allocation rule"),
+        max_length=20,
+        choices=[
+            ("oldest_first", _("Oldest charges first")),
+            ("proportional", _("Oldest bill first, shared across its providers")),
+        ],
+        default="oldest_first",
+    )
+    allocation_provider_priority = models.JSONField(
+        _("provider order within a bill"),
+        default=list,
+        blank=True,
+        help_text=_("Provider codes, first paid first (oldest-first rule)."),
+    )
+    refund_second_approval_minor = models.PositiveBigIntegerField(
+        _("refunds above this need a second approver (minor units)"), default=100000
+    )
+
     class Meta:
         verbose_name = _("operator")
         verbose_name_plural = _("operator")

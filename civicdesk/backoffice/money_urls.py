@@ -1,0 +1,3 @@
+"""Back-office pages: money."""
+
+urlpatterns: list = []

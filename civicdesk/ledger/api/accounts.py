@@ -1,0 +1,3 @@
+"""API: accounts."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""API: banking."""
+
+urlpatterns: list = []

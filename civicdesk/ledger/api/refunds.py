@@ -1,0 +1,3 @@
+"""API: refunds."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Portal pages: claims."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Portal pages: money."""
+
+urlpatterns: list = []

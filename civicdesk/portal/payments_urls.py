@@ -1,0 +1,3 @@
+"""Portal pages: payments."""
+
+urlpatterns: list = []
