@@ -6,3 +6,8 @@ class LedgerConfig(AppConfig):
     name = "civicdesk.ledger"
     label = "ledger"
     verbose_name = _("Ledger")
+
+    def ready(self) -> None:
+        from civicdesk.ledger import slots
+
+        slots.register()
