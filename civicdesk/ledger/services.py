@@ -389,16 +389,16 @@ def account_allocate(
 def _allocations_unwind(original: Transaction, mirror: Transaction, actor) -> None:
     """After a reversal: release what the original's receivable postings were allocated to,
     then set each original posting against its mirror image, so neither stays open."""
-    originals = list(original.postings.filter(account__kind=LedgerAccount.Kind.RECEIVABLE))
+    receivable = {"account__kind": LedgerAccount.Kind.RECEIVABLE}
+    originals = list(original.postings.filter(**receivable).order_by("id"))
     if not originals:
         return
-    mirrors = {
-        (p.account_id, p.amount_minor): p
-        for p in mirror.postings.filter(account__kind=LedgerAccount.Kind.RECEIVABLE)
-    }
+    # The mirror was written leg for leg in the original's order.
+    mirrors = list(mirror.postings.filter(**receivable).order_by("id"))
     rows: list[Allocation] = []
-    for posting in originals:
-        twin = mirrors.pop((posting.account_id, -posting.amount_minor))
+    for posting, twin in zip(originals, mirrors, strict=True):
+        if (twin.account_id, twin.amount_minor) != (posting.account_id, -posting.amount_minor):
+            raise RuntimeError(f"reversal {mirror.pk} does not mirror {original.pk}")
         if posting.amount_minor > 0:
             held = (
                 Allocation.objects.filter(charge=posting)
@@ -568,3 +568,132 @@ def refund_reserve(
     )
     account_allocate(account, actor=actor)
     return txn
+
+
+# --- bulk posting (billing runs, imports, opening balances) ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionSpec:
+    """One transaction for :func:`transactions_post_bulk`."""
+
+    kind: str
+    legs: tuple[Leg, ...]
+    value_date: dt.date
+    reference: str
+    description: str = ""
+    dimensions: tuple[tuple[str, int | None], ...] | None = None  # (service, provider id) per leg
+
+
+def _bulk_write(table: str, columns: list[str], rows: list[tuple]) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            names = ", ".join(columns)
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(columns))
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - names from the models
+            cursor.executemany(sql, rows)
+
+
+@db_transaction.atomic
+def transactions_post_bulk(
+    specs: list[TransactionSpec], *, currency: str, actor=None, booked_at=None
+) -> int:
+    """Post many transactions at once, all or nothing: every one is checked exactly as
+    :func:`transaction_post` checks it (balanced, at least two legs, known open accounts in
+    the currency), then they are written with COPY on PostgreSQL or executemany on SQLite —
+    no ORM object per row. The database's own guards still run at commit. Allocation is left
+    to :func:`account_allocate` (the next payment or a billing run's closing step)."""
+    import uuid
+
+    if not specs:
+        return 0
+    currency = (currency or "").upper()
+    codes: set[str] = set()
+    kinds = frozenset(Transaction.Kind.values)
+    for index, spec in enumerate(specs):
+        if spec.kind not in kinds:
+            raise ValidationError({"kind": _("Unknown transaction kind.")})
+        try:
+            postings.check_balanced(spec.legs)
+        except PostingError as exc:
+            error = _posting_error(exc, "legs")
+            raise ValidationError({f"transactions.{index}": error.error_dict["legs"]}) from exc
+        codes.update(leg.account_code for leg in spec.legs)
+    accounts = dict(
+        LedgerAccount.objects.filter(
+            code__in=codes, closed_at__isnull=True, currency=currency
+        ).values_list("code", "pk")
+    )
+    missing = sorted(codes - accounts.keys())
+    if missing:
+        raise ValidationError(
+            {
+                "legs": ValidationError(
+                    _("Unknown, closed or other-currency ledger account: %(code)s."),
+                    code="unknown_account",
+                    params={"code": ", ".join(missing[:5])},
+                )
+            }
+        )
+    from django.db import connection
+
+    # COPY takes Python values; SQLite's executemany takes what Django would store.
+    native = connection.vendor == "postgresql"
+    booked_at = booked_at or timezone.now()
+    booked = booked_at if native else connection.ops.adapt_datetimefield_value(booked_at)
+    actor_id = getattr(actor, "pk", None)
+    transaction_rows, posting_rows = [], []
+    for spec in specs:
+        txn_id = uuid.uuid4() if native else uuid.uuid4().hex
+        transaction_rows.append(
+            (
+                txn_id,
+                spec.kind,
+                spec.value_date if native else spec.value_date.isoformat(),
+                booked,
+                spec.reference,
+                spec.description,
+                actor_id,
+                None,
+                currency,
+            )
+        )
+        dims = spec.dimensions or (("", None),) * len(spec.legs)
+        for leg, (service, provider_id) in zip(spec.legs, dims, strict=True):
+            posting_rows.append(
+                (
+                    txn_id,
+                    accounts[leg.account_code],
+                    leg.amount_minor,
+                    currency,
+                    service,
+                    provider_id,
+                )
+            )
+    _bulk_write(
+        Transaction._meta.db_table,
+        [
+            "id",
+            "kind",
+            "value_date",
+            "booked_at",
+            "reference",
+            "description",
+            "actor_id",
+            "reverses_id",
+            "currency",
+        ],
+        transaction_rows,
+    )
+    _bulk_write(
+        Posting._meta.db_table,
+        ["transaction_id", "account_id", "amount_minor", "currency", "service", "provider_id"],
+        posting_rows,
+    )
+    return len(transaction_rows)

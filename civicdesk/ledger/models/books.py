@@ -130,7 +130,7 @@ class Posting(AppendOnlyModel):
     currency = models.CharField(_("currency"), max_length=3)
     # Dimensions of receivable postings: what the charge was for and who supplies it.
     service = models.CharField(
-        _("service"), max_length=30, choices=ServiceType.choices, blank=True, default=""
+        _("service"), max_length=30, choices=ServiceType.choices, blank=True, db_default=""
     )
     provider = models.ForeignKey(
         "registry.Provider",

@@ -144,6 +144,22 @@ def test_reversing_a_paid_charge_turns_the_payment_into_credit(make_account, gat
     assert services.credit_available(account) == 10_000
 
 
+def test_reversing_a_bill_with_two_identical_lines(make_account, gateway, water):
+    """Found by the state machine: lines of equal amount must each meet their own mirror."""
+    account = make_account()
+    twice = bill(
+        account,
+        "INV-09",
+        date(2026, 9, 30),
+        (7_000, "cold_water", water),
+        (7_000, "cold_water", water),
+    )
+    pay(account, gateway, 10_000)
+    services.transaction_reverse(transaction=twice, actor=None, reason="wrong")
+    assert open_minor(account) == (0, 10_000)
+    assert paid_per_charge(twice) == {"water": 14_000}  # each line met by its own mirror
+
+
 def test_refund_reserve_never_exceeds_the_credit(make_account, gateway, water):
     account = make_account()
     pay(account, gateway, 5_000)

@@ -1,6 +1,7 @@
 """The database itself refuses unbalanced transactions and changes to the ledger (PostgreSQL).
 
-These tests commit for real (transactional_db), because the balance check runs at commit.
+These tests commit for real (transactional_db): the balance check runs at the end of each
+INSERT statement on postings, and the "no empty transaction" check at commit.
 """
 
 import uuid
@@ -32,14 +33,20 @@ INSERT_POSTING = (
 
 
 def _raw(rows, currency="ZAR"):
-    """Insert a transaction and its postings with raw SQL, in one committed transaction."""
+    """Insert a transaction and its postings (one multi-row INSERT) with raw SQL, in one
+    committed transaction."""
     txn_id = uuid.uuid4()
     with db_transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(INSERT_TXN, [txn_id, "ZAR"])
-        for account_id, amount, posting_currency in rows:
-            cursor.execute(
-                INSERT_POSTING, [txn_id, account_id, amount, posting_currency or currency]
-            )
+        if rows:
+            values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+            sql = INSERT_POSTING.split(" VALUES ")[0] + " VALUES " + values
+            params = [
+                value
+                for account_id, amount, posting_currency in rows
+                for value in (txn_id, account_id, amount, posting_currency or currency)
+            ]
+            cursor.execute(sql, params)
     return txn_id
 
 
@@ -72,16 +79,50 @@ def test_bad_raw_insert_fails_at_commit(ids, shape):
     assert not Posting.objects.exists()
 
 
-def test_the_check_is_deferred_to_commit(ids):
-    """Postings may arrive one at a time within the transaction; only the commit is checked."""
-    bank, revenue = ids
+def test_postings_arrive_in_one_statement(ids):
+    """A transaction's postings are written together: one leg at a time is refused at once."""
+    bank, _revenue = ids
     txn_id = uuid.uuid4()
-    with db_transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="needs at least two"),
+        db_transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(INSERT_TXN, [txn_id, "ZAR"])
         cursor.execute(INSERT_POSTING, [txn_id, bank, 100, "ZAR"])
-        cursor.execute("SELECT count(*) FROM ledger_posting")  # unbalanced here, and allowed
-        cursor.execute(INSERT_POSTING, [txn_id, revenue, -100, "ZAR"])
+    assert not Transaction.objects.exists()
+
+
+def test_no_posting_can_be_added_to_a_transaction_later(ids):
+    bank, revenue = ids
+    txn_id = _raw([(bank, 100, None), (revenue, -100, None)])
+    with pytest.raises(DatabaseError, match="already has postings"):
+        _add = "INSERT INTO ledger_posting (transaction_id, account_id, amount_minor, currency)"
+        with db_transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                _add + " VALUES (%s, %s, 5, 'ZAR'), (%s, %s, -5, 'ZAR')",
+                [txn_id, bank, txn_id, revenue],
+            )
     assert Posting.objects.filter(transaction_id=txn_id).count() == 2
+
+
+def test_many_transactions_in_one_statement_are_each_checked(ids):
+    bank, revenue = ids
+    first, second = uuid.uuid4(), uuid.uuid4()
+    add = "INSERT INTO ledger_posting (transaction_id, account_id, amount_minor, currency)"
+    with (
+        pytest.raises(DatabaseError, match="sum to"),
+        db_transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(INSERT_TXN, [first, "ZAR"])
+        cursor.execute(INSERT_TXN, [second, "ZAR"])
+        cursor.execute(
+            add + " VALUES (%s, %s, 7, 'ZAR'), (%s, %s, -7, 'ZAR'),"
+            " (%s, %s, 7, 'ZAR'), (%s, %s, -6, 'ZAR')",
+            [first, bank, first, revenue, second, bank, second, revenue],
+        )
+    assert not Transaction.objects.exists()
 
 
 @pytest.mark.parametrize(
