@@ -96,7 +96,7 @@ def run(args, postgres: bool) -> None:
 
     call_command("migrate", verbosity=0)
     if args.without_guards and postgres:
-        from civicdesk.ledger.migrations import guards
+        from civicdesk.ledger.migrations import _guards as guards
 
         with connection.cursor() as cursor:
             cursor.execute(guards.DROP)
@@ -137,7 +137,8 @@ def run(args, postgres: bool) -> None:
     assert unbalanced == 0
     floor = floor_seconds(n, postgres)
     rows = 3 * n
-    engine = "PostgreSQL (COPY, guards on)" if postgres else "SQLite WAL (executemany)"
+    guards = "guards off" if args.without_guards else "guards on"
+    engine = f"PostgreSQL (COPY, {guards})" if postgres else "SQLite WAL (executemany)"
     print(f"ledger bulk posting on {engine}: {n:,} transactions, {2 * n:,} postings")
     print(
         f"  posted:    {seconds:7.1f} s  {n / seconds:9,.0f} transactions/s  "
