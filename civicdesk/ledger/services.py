@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from civicdesk.ledger import postings
 from civicdesk.ledger.models import Allocation, LedgerAccount, Posting, Transaction
 from civicdesk.ledger.postings import Leg, PostingError
-from civicdesk.registry.models import OpeningBalance, PersonalAccount, Provider
+from civicdesk.registry.models import PersonalAccount, Provider
 
 POSTING_ERRORS = {
     "too_few_legs": _("A transaction needs at least two postings."),
@@ -215,34 +215,95 @@ def opening_equity_for(provider: Provider | None, currency: str) -> LedgerAccoun
 
 @db_transaction.atomic
 def opening_balances_post(*, actor=None) -> int:
-    """Post the registry's opening balances not yet posted; stamp them. Returns how many were
-    posted; running it again posts nothing. A positive amount is owed by the resident
-    (receivable debit), a negative one is credit."""
+    """Post the registry's opening balances not yet posted, in bulk, and have the registry stamp
+    them. Returns how many were posted; running it again posts nothing. A positive amount is
+    owed by the resident (receivable debit), a negative one is credit. All or nothing: one bad
+    row (an unknown currency) posts none."""
+    from civicdesk.registry import services as registry_services
+
     rows = list(
-        OpeningBalance.objects.select_for_update(of=("self",))
-        .filter(posted_at__isnull=True)
-        .select_related("account", "provider")
-        .order_by("pk")
-    )
-    now = timezone.now()
-    for row in rows:
-        if row.amount_minor == 0:
-            continue
-        receivable = receivable_for(row.account)
-        currency = row.currency.upper()
-        equity = opening_equity_for(row.provider, currency)
-        transaction_post(
-            kind=Transaction.Kind.OPENING_BALANCE,
-            legs=[Leg(receivable.code, row.amount_minor), Leg(equity.code, -row.amount_minor)],
-            currency=currency,
-            value_date=row.as_of,
-            reference=f"opening:{row.account.number}",
-            description=f"Opening balance {row.provider.code if row.provider else ''}".strip(),
-            actor=actor,
+        registry_services.opening_balances_unposted().values_list(
+            "pk",
+            "account_id",
+            "account__number",
+            "provider_id",
+            "as_of",
+            "amount_minor",
+            "currency",
         )
-    if rows:
-        OpeningBalance.objects.filter(pk__in=[row.pk for row in rows]).update(posted_at=now)
-    return sum(1 for row in rows if row.amount_minor != 0)
+    )
+    if not rows:
+        return 0
+    currencies = {currency.upper() for *_, currency in rows}
+    operator_currency = _operator_currency()
+    if currencies - {operator_currency}:
+        raise ValidationError(
+            {
+                "currency": ValidationError(
+                    _("The ledger account %(code)s is kept in %(account)s, not %(currency)s."),
+                    code="currency_mismatch",
+                    params={
+                        "code": "receivable",
+                        "account": operator_currency,
+                        "currency": ", ".join(sorted(currencies - {operator_currency})),
+                    },
+                )
+            }
+        )
+    receivables = _receivables_ensure({account_id: number for _, account_id, number, *_ in rows})
+    providers = {p.pk: p for p in Provider.objects.filter(pk__in={r[3] for r in rows if r[3]})}
+    equity = {
+        provider_id: opening_equity_for(providers.get(provider_id), operator_currency).code
+        for provider_id in {r[3] for r in rows}
+    }
+    specs, signs = [], {}
+    for _pk, account_id, number, provider_id, as_of, amount, _currency in rows:
+        if amount == 0:
+            continue
+        signs.setdefault(account_id, set()).add(amount > 0)
+        provider = providers.get(provider_id)
+        specs.append(
+            TransactionSpec(
+                kind=Transaction.Kind.OPENING_BALANCE,
+                legs=(Leg(receivables[account_id], amount), Leg(equity[provider_id], -amount)),
+                value_date=as_of,
+                reference=f"opening:{number}",
+                description=f"Opening balance {provider.code if provider else ''}".strip(),
+                dimensions=(("", provider_id), ("", provider_id)),
+            )
+        )
+    posted = transactions_post_bulk(specs, currency=operator_currency, actor=actor)
+    registry_services.opening_balances_mark_posted([r[0] for r in rows])
+    # Debt and credit from different providers on one account meet at once.
+    mixed = [account_id for account_id, seen in signs.items() if len(seen) == 2]
+    for account in PersonalAccount.objects.filter(pk__in=mixed):
+        account_allocate(account, actor=actor)
+    return posted
+
+
+def _receivables_ensure(numbers: dict[int, str]) -> dict[int, str]:
+    """Receivable codes for these personal accounts (id → number), creating the missing ones
+    in one statement."""
+    existing = dict(
+        LedgerAccount.objects.filter(
+            personal_account_id__in=numbers, kind=LedgerAccount.Kind.RECEIVABLE
+        ).values_list("personal_account_id", "code")
+    )
+    currency = _operator_currency()
+    missing = [
+        LedgerAccount(
+            code=f"receivable:{number}",
+            kind=LedgerAccount.Kind.RECEIVABLE,
+            name=f"Receivable {number}",
+            currency=currency,
+            personal_account_id=account_id,
+        )
+        for account_id, number in numbers.items()
+        if account_id not in existing
+    ]
+    LedgerAccount.objects.bulk_create(missing)
+    existing.update({a.personal_account_id: a.code for a in missing})
+    return existing
 
 
 # --- the chart of system accounts -----------------------------------------------------------

@@ -23,6 +23,7 @@ from civicdesk.registry.models import (
     HolderRole,
     LinkInvitation,
     LinkRequest,
+    OpeningBalance,
     Operator,
     PersonalAccount,
 )
@@ -395,4 +396,25 @@ def invitation_accept(*, token: str, user) -> AccountLink:
     invitation.save(update_fields=["accepted_by", "accepted_at"])
     return _link_create(
         user=user, account=invitation.account, role=invitation.role, method=LinkMethod.INVITATION
+    )
+
+
+# --- opening balances (kept by the import, posted by the ledger) ----------------------------
+
+
+def opening_balances_unposted():
+    """The imported opening balances the ledger has not posted yet, locked for posting."""
+    return (
+        OpeningBalance.objects.select_for_update(of=("self",))
+        .filter(posted_at__isnull=True)
+        .order_by("pk")
+    )
+
+
+@transaction.atomic
+def opening_balances_mark_posted(ids: list[int], *, at=None) -> int:
+    """Stamp opening balances as posted (the ledger calls this in the transaction that posts
+    them, so a second run finds nothing to post)."""
+    return OpeningBalance.objects.filter(pk__in=ids, posted_at__isnull=True).update(
+        posted_at=at or timezone.now()
     )
