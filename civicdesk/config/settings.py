@@ -305,9 +305,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "civicdesk.cases.tasks.sweep_slas",
         "schedule": env_int("SLA_SWEEP_SECONDS", 300),
     },
+    "purge-idempotency-keys": {
+        "task": "civicdesk.core.tasks.purge_idempotency_keys",
+        "schedule": 60 * 60,
+    },
 }
 
+# --- payment gateways (options from environment variables; see the module) ---------------
+from civicdesk.ledger.gateway_settings import PAYMENT_GATEWAYS  # noqa: E402, F401
+
 # --- API ------------------------------------------------------------------------------------
+# How long Idempotency-Keys of money-moving requests are kept (civicdesk.core.idempotency).
+IDEMPOTENCY_KEY_TTL = timedelta(hours=env_int("IDEMPOTENCY_KEY_TTL_HOURS", 48))
+if IDEMPOTENCY_KEY_TTL.total_seconds() < 24 * 60 * 60:
+    raise ImproperlyConfigured("IDEMPOTENCY_KEY_TTL_HOURS must be at least 24")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "civicdesk.identity.authentication.BearerTokenAuthentication",

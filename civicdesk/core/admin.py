@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from civicdesk.core.models import AuditEvent
+from civicdesk.core.models import AuditEvent, IdempotencyKey
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -22,3 +22,11 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = ("action",)
     search_fields = ("identifier", "ip_address", "path")
     date_hierarchy = "occurred_at"
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "scope", "key", "method", "path", "state", "response_status")
+    list_filter = ("state", "method")
+    search_fields = ("scope", "key", "path")
+    date_hierarchy = "created_at"

@@ -78,3 +78,60 @@ class AuditEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} {self.identifier}"
+
+
+class IdempotencyKey(models.Model):
+    """An `Idempotency-Key` a caller sent with a money-moving API request, and the answer it got.
+
+    One row per (caller, key). While the request runs the row is `in_flight`; once the endpoint
+    has answered with anything but a 5xx, a 409 or a 429 it is `completed` and holds that answer,
+    which a retry with the same key and the same request gets again. See core/idempotency.py.
+    """
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight", _("In progress")
+        COMPLETED = "completed", _("Completed")
+
+    scope = models.CharField(
+        _("caller"), max_length=64, help_text=_("Whose key this is, e.g. user:42.")
+    )
+    key = models.CharField(_("key"), max_length=255)
+    method = models.CharField(_("method"), max_length=10)
+    path = models.CharField(_("path"), max_length=500)
+    request_digest = models.CharField(
+        _("request digest"),
+        max_length=64,
+        help_text=_("SHA-256 of the method, path, query and canonical body."),
+    )
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.IN_FLIGHT
+    )
+    recoverable = models.BooleanField(
+        _("recoverable"),
+        default=True,
+        help_text=_(
+            "The endpoint's writes and the stored answer commit together, so a request that died "
+            "while in progress left nothing behind and a retry may take its key over."
+        ),
+    )
+    claim_token = models.UUIDField(_("claim token"), default=uuid.uuid4, editable=False)
+    claimed_at = models.DateTimeField(_("claimed at"))
+    response_status = models.PositiveSmallIntegerField(_("response status"), null=True, blank=True)
+    response_body = models.TextField(_("response body"), blank=True)
+    response_headers = models.JSONField(_("response headers"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "key"], name="core_idempotency_key_unique_per_caller"
+            ),
+        ]
+        ordering = ["-created_at"]
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key} ({self.state})"

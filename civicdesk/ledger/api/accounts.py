@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from civicdesk.core.api import Pagination
 from civicdesk.ledger import postings, selectors
+from civicdesk.ledger.models import Transaction
 from civicdesk.registry.models import ServiceType
 from civicdesk.registry.selectors import operator_get
 
@@ -137,6 +138,7 @@ class TransactionsView(generics.GenericAPIView):
     permission_classes = [permissions.IsAuthenticated]
     pagination_class = Pagination
     serializer_class = StatementRowSerializer
+    queryset = Transaction.objects.none()  # the rows come from the selector; for the schema
 
     @extend_schema(
         parameters=[TransactionFilter],
