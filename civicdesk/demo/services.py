@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from civicdesk.demo.cases_build import build_cases
+from civicdesk.demo.ledger_build import build_ledger
 from civicdesk.demo.profiles import DEMO_TOTP_SECRET, DEMO_USERS, PROFILES
 from civicdesk.demo.registry_build import build_registry
 from civicdesk.demo.registry_data import SPECS
@@ -82,5 +83,8 @@ def demo_build(*, jurisdiction: str, accounts: int = 1000, seed: int = 1) -> Dem
         )
         registry["cases"] = build_cases(
             jurisdiction=jurisdiction, language=profile.default_language, residents=residents
+        )
+        registry["ledger"] = build_ledger(
+            currency=profile.currency, resident_accounts=registry["resident_accounts"], rng=rng
         )
     return DemoReport(operator=operator, created=created, users=users, registry=registry)

@@ -250,7 +250,7 @@ def opening_balances_post(*, actor=None) -> int:
                 )
             }
         )
-    receivables = _receivables_ensure({account_id: number for _, account_id, number, *_ in rows})
+    receivables = receivables_ensure({account_id: number for _, account_id, number, *_ in rows})
     providers = {p.pk: p for p in Provider.objects.filter(pk__in={r[3] for r in rows if r[3]})}
     equity = {
         provider_id: opening_equity_for(providers.get(provider_id), operator_currency).code
@@ -281,7 +281,7 @@ def opening_balances_post(*, actor=None) -> int:
     return posted
 
 
-def _receivables_ensure(numbers: dict[int, str]) -> dict[int, str]:
+def receivables_ensure(numbers: dict[int, str]) -> dict[int, str]:
     """Receivable codes for these personal accounts (id → number), creating the missing ones
     in one statement."""
     existing = dict(

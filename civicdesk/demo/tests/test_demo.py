@@ -82,3 +82,24 @@ def test_bad_arguments_are_refused():
     with pytest.raises(CommandError):
         call_command("demo", "--accounts", "-1")
     assert not Operator.objects.exists()
+
+
+def test_demo_residents_have_three_years_of_money():
+    from django.db.models import Sum
+
+    from civicdesk.ledger import selectors
+    from civicdesk.ledger.models import Posting, Transaction
+    from civicdesk.registry.models import PersonalAccount
+
+    _demo("--jurisdiction", "ua", "--accounts", "12", "--seed", "5")
+    resident = User.objects.get(email="resident@demo.test")
+    paid_up, owing = PersonalAccount.objects.filter(links__user=resident).order_by("number")
+    assert selectors.account_balance(paid_up) == 0
+    assert selectors.account_balance(owing) > 0
+    oldest = selectors.account_transactions(paid_up).last().value_date
+    newest = selectors.account_transactions(paid_up).first().value_date
+    assert (newest - oldest).days > 3 * 365 - 62
+    others = PersonalAccount.objects.exclude(links__user__isnull=False)
+    assert all(selectors.account_balance(a) > 0 for a in others)
+    assert Posting.objects.aggregate(total=Sum("amount_minor"))["total"] == 0
+    assert set(Transaction.objects.values_list("currency", flat=True)) == {"UAH"}
