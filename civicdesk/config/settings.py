@@ -305,6 +305,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "civicdesk.cases.tasks.sweep_slas",
         "schedule": env_int("SLA_SWEEP_SECONDS", 300),
     },
+    "reconcile-payments": {
+        "task": "civicdesk.ledger.tasks.payments_reconcile_task",
+        "schedule": env_int("PAYMENTS_RECONCILE_SECONDS", 300),
+    },
     "purge-idempotency-keys": {
         "task": "civicdesk.core.tasks.purge_idempotency_keys",
         "schedule": 60 * 60,
