@@ -318,6 +318,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- payment gateways (options from environment variables; see the module) ---------------
 from civicdesk.ledger.gateway_settings import PAYMENT_GATEWAYS  # noqa: E402, F401
 
+# A payment the gateway has never heard of is cancelled after this many hours.
+PAYMENTS_EXPIRE_AFTER_HOURS = env_int("PAYMENTS_EXPIRE_AFTER_HOURS", 24)
+
 # --- API ------------------------------------------------------------------------------------
 # How long Idempotency-Keys of money-moving requests are kept (civicdesk.core.idempotency).
 IDEMPOTENCY_KEY_TTL = timedelta(hours=env_int("IDEMPOTENCY_KEY_TTL_HOURS", 48))
