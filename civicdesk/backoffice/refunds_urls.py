@@ -1,3 +1,10 @@
-"""Back-office pages: refunds."""
+"""Back-office pages: refunds (mounted at /staff/money/)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from civicdesk.backoffice import refunds_views as views
+
+urlpatterns: list = [
+    path("refunds/", views.refund_queue, name="refunds"),
+    path("refunds/<uuid:refund_id>/", views.refund_detail, name="refund"),
+]
