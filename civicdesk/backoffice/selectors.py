@@ -24,18 +24,31 @@ WORK_QUEUE = (_("Work queue"), "cases:staff_queue")
 CALL_CONSOLE = (_("Call console"), "cases:console")
 CASE_DASHBOARDS = (_("Case dashboards"), "cases:dashboards")
 CALL_FIGURES = (_("Call-centre figures"), "cases:call_metrics")
+PAYMENTS = (_("Online payments"), "backoffice:payments")
+BANK_LINES = (_("Unmatched bank lines"), "backoffice:bank_lines")
+BANK_STATEMENTS = (_("Bank statements"), "backoffice:bank_statements")
+MISSING_PAYMENTS = (_("Missing payments"), "backoffice:missing_reports")
+REFUNDS = (_("Refunds to approve and pay"), "backoffice:refunds")
 
 # What each role's landing page offers. Later issues add their consoles to these lists.
 _PANELS = {
     roles.CALL_CENTRE_AGENT: (
         _("Call centre"),
         _("Identify callers, log calls and raise cases for them."),
-        (CALL_CONSOLE, CUSTOMER_360, WORK_QUEUE, CALL_FIGURES),
+        (CALL_CONSOLE, CUSTOMER_360, WORK_QUEUE, CALL_FIGURES, PAYMENTS),
     ),
     roles.REVENUE_OFFICER: (
         _("Revenue"),
         _("Payments, unmatched bank lines, refunds and billing runs."),
-        (CUSTOMER_360, WORK_QUEUE),
+        (
+            CUSTOMER_360,
+            WORK_QUEUE,
+            PAYMENTS,
+            BANK_LINES,
+            MISSING_PAYMENTS,
+            REFUNDS,
+            BANK_STATEMENTS,
+        ),
     ),
     roles.CASE_SPECIALIST: (
         _("Cases"),
@@ -67,6 +80,8 @@ _PANELS = {
             WORK_QUEUE,
             CASE_DASHBOARDS,
             CALL_FIGURES,
+            PAYMENTS,
+            REFUNDS,
             (_("Admin portal"), "admin:index"),
             (_("Audit log"), "backoffice:audit_log"),
         ),
