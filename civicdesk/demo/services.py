@@ -13,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from civicdesk.demo.cases_build import build_cases
 from civicdesk.demo.ledger_build import build_ledger
+from civicdesk.demo.ledger_data import build_banking
 from civicdesk.demo.profiles import DEMO_TOTP_SECRET, DEMO_USERS, PROFILES
 from civicdesk.demo.registry_build import build_registry
 from civicdesk.demo.registry_data import SPECS
@@ -86,5 +87,11 @@ def demo_build(*, jurisdiction: str, accounts: int = 1000, seed: int = 1) -> Dem
         )
         registry["ledger"] = build_ledger(
             currency=profile.currency, resident_accounts=registry["resident_accounts"], rng=rng
+        )
+        registry["banking"] = build_banking(
+            jurisdiction=profile.jurisdiction,
+            currency=profile.currency,
+            resident_accounts=registry["resident_accounts"],
+            rng=rng,
         )
     return DemoReport(operator=operator, created=created, users=users, registry=registry)

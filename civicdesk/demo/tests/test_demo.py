@@ -94,7 +94,7 @@ def test_demo_residents_have_three_years_of_money():
     _demo("--jurisdiction", "ua", "--accounts", "12", "--seed", "5")
     resident = User.objects.get(email="resident@demo.test")
     paid_up, owing = PersonalAccount.objects.filter(links__user=resident).order_by("number")
-    assert selectors.account_balance(paid_up) == 0
+    assert selectors.account_balance(paid_up) <= 0  # paid up (the sample statement may add credit)
     assert selectors.account_balance(owing) > 0
     oldest = selectors.account_transactions(paid_up).last().value_date
     newest = selectors.account_transactions(paid_up).first().value_date
