@@ -123,7 +123,7 @@ def run(args, postgres: bool) -> None:
             )
             for i in range(start, min(n, start + args.chunk))
         ]
-        posted += transactions_post_bulk(specs, currency="ZAR")
+        posted += len(transactions_post_bulk(specs, currency="ZAR"))
     seconds = time.perf_counter() - started
 
     assert posted == n == Transaction.objects.count()

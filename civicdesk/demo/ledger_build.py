@@ -123,5 +123,5 @@ def build_ledger(*, currency: str, resident_accounts: list[str], rng: random.Ran
                         dimensions=tuple(dims),
                     )
                 )
-    posted = ledger.transactions_post_bulk(specs, currency=currency)
+    posted = len(ledger.transactions_post_bulk(specs, currency=currency))
     return {"resident_histories": len(habits), "bulk_bills": posted}

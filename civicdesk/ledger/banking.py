@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import uuid
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from django.utils.translation import gettext_lazy
 from civicdesk.cases import services as case_services
 from civicdesk.cases import workflow
 from civicdesk.cases.models import Category, Channel
+from civicdesk.core.bulk import bulk_insert
 from civicdesk.core.identifiers import InvalidIdentifier, account_number_check
 from civicdesk.ledger import postings
 from civicdesk.ledger import statement_formats as parsing
@@ -46,12 +48,13 @@ from civicdesk.ledger.models import (
 )
 from civicdesk.ledger.postings import Leg
 from civicdesk.ledger.services import (
-    account_allocate,
+    TransactionSpec,
+    accounts_allocate,
     money_to_minor,
     payment_post,
     receivable_for,
     system_account,
-    transaction_post,
+    transactions_post_bulk,
 )
 from civicdesk.registry.models import PersonalAccount
 
@@ -59,7 +62,6 @@ from civicdesk.registry.models import PersonalAccount
 # for (SQLite allows 32,766 parameters; stay well below).
 REPORT_MAX_AGE_YEARS = 3
 LOOKUP_CHUNK = 5000
-LINE_BATCH = 2000
 
 # Why a line went where it went (BankLine.match_reason). The parser's own codes pass through.
 REASON_LABELS = {
@@ -259,7 +261,7 @@ class _PlannedLine:
     reason: str = ""
     account: PersonalAccount | None = None
     report: MissingPaymentReport | None = None
-    transaction: Transaction | None = None
+    transaction_id: object = None
 
 
 @dataclass
@@ -550,24 +552,20 @@ class _Books:
             )
 
 
-def _post_line(
-    books: _Books, statement: BankStatement, planned: _PlannedLine, target: LedgerAccount, actor
-) -> Transaction:
+def _spec(books: _Books, statement: BankStatement, planned: _PlannedLine, target: LedgerAccount):
     """One transaction per bank line: debit bank clearing, credit ``target`` (a receivable or
-    suspense), through the ledger's posting service (balanced, currencies checked)."""
+    suspense)."""
     line = planned.source
     currency = line.currency.upper()
-    return transaction_post(
+    return TransactionSpec(
         kind=Transaction.Kind.PAYMENT,
-        legs=[
+        legs=(
             Leg(books.bank(currency).code, planned.amount_minor),
             Leg(target.code, -planned.amount_minor),
-        ],
-        currency=currency,
+        ),
         value_date=line.value_date or line.booked_on,
         reference=_line_reference(statement, line),
         description=_line_description(books.bank_format, line),
-        actor=actor,
     )
 
 
@@ -575,65 +573,91 @@ def _post(
     bank_format: BankFormat, statement: BankStatement, plan: _Plan, actor, progress=None
 ) -> None:
     """Post every credit line of the plan: matched ones to their account's receivable, the
-    rest to suspense; then allocate each account paid into, once. This is ``payment_post``
-    (lock the receivable, post, allocate) for a whole statement: the locks are taken up front
-    and each account is allocated once, after all its lines (the operator's rule sets its
-    credits against its charges oldest first), for a fraction of the queries. A
-    matched line the ledger refuses goes to suspense instead (its savepoint rolled back), so
-    one bad account never stops an import."""
+    rest to suspense; then allocate every account paid into. This is ``payment_post`` (lock
+    the receivable, post, allocate) for a whole statement, set-based: the locks are taken up
+    front in key order, the transactions go through the ledger's bulk path (each checked as
+    a single posting is), and the accounts are allocated together afterwards (the operator's
+    rule sets their credits against their charges oldest first). A matched line the ledger
+    would refuse (a closed receivable, another currency) goes to suspense instead, so one bad
+    account never stops an import."""
     books = _Books(bank_format)
     matched = [p for p in plan.lines if p.status == BankLine.Status.MATCHED]
     books.lock_receivables(p.account for p in matched)
-    paid: dict[int, PersonalAccount] = {}
+    paid: set[int] = set()
+    by_currency: dict[str, list[tuple[_PlannedLine, TransactionSpec]]] = {}
     for planned in plan.lines:
+        currency = planned.source.currency.upper()
         if planned.status == BankLine.Status.MATCHED:
-            try:
-                planned.transaction = _post_line(
-                    books, statement, planned, books.receivables[planned.account.pk], actor
-                )
-            except ValidationError:
+            receivable = books.receivables[planned.account.pk]
+            if receivable.closed_at is not None or receivable.currency != currency:
                 planned.status, planned.reason = BankLine.Status.SUSPENSE, "posting_refused"
                 planned.account = planned.report = None
             else:
-                paid[planned.account.pk] = planned.account
+                paid.add(planned.account.pk)
+                by_currency.setdefault(currency, []).append(
+                    (planned, _spec(books, statement, planned, receivable))
+                )
         if planned.status == BankLine.Status.SUSPENSE:
-            currency = planned.source.currency.upper()
-            planned.transaction = _post_line(
-                books, statement, planned, books.suspense(currency), actor
+            by_currency.setdefault(currency, []).append(
+                (planned, _spec(books, statement, planned, books.suspense(currency)))
             )
+    for currency, items in by_currency.items():
+        specs = [spec for _planned, spec in items]
+        ids = transactions_post_bulk(specs, currency=currency, actor=actor)
+        for (planned, _unused), txn_id in zip(items, ids, strict=True):
+            planned.transaction_id = txn_id
         if progress is not None:
-            progress(1)
-    for pk in sorted(paid):
-        account_allocate(paid[pk], actor=actor)
+            progress(len(items))
+    accounts_allocate(sorted(paid), actor=actor)
 
 
-def _store_lines(statement: BankStatement, plan: _Plan, actor) -> list[BankLine]:
+def _store_lines(statement: BankStatement, plan: _Plan, actor) -> int:
+    """The statement's lines, written in one set-based insert (COPY on PostgreSQL)."""
     now = timezone.now()
+    fields = [
+        "id",
+        "statement_id",
+        "line_no",
+        "booked_on",
+        "value_date",
+        "amount_minor",
+        "currency",
+        "reference",
+        "counterparty",
+        "bank_ref",
+        "status",
+        "match_reason",
+        "account_id",
+        "transaction_id",
+        "resolved_transaction_id",
+        "resolved_by_id",
+        "resolved_at",
+        "report_id",
+    ]
     rows = [
-        BankLine(
-            statement=statement,
-            line_no=planned.source.line_no,
-            booked_on=planned.source.booked_on,
-            value_date=planned.source.value_date or planned.source.booked_on,
-            amount_minor=planned.amount_minor
-            if planned.source.amount > 0
-            else -planned.amount_minor,
-            currency=planned.source.currency.upper(),
-            reference=(planned.source.reference or "")[:500],
-            counterparty=(planned.source.counterparty or "")[:200],
-            bank_ref=(planned.source.bank_ref or "")[:100],
-            status=planned.status,
-            match_reason=planned.reason[:40],
-            account=planned.account,
-            transaction=planned.transaction,
-            report=planned.report,
-            resolved_at=now if planned.report else None,
+        (
+            uuid.uuid4(),
+            statement.pk,
+            planned.source.line_no,
+            planned.source.booked_on,
+            planned.source.value_date or planned.source.booked_on,
+            planned.amount_minor if planned.source.amount > 0 else -planned.amount_minor,
+            planned.source.currency.upper(),
+            (planned.source.reference or "")[:500],
+            (planned.source.counterparty or "")[:200],
+            (planned.source.bank_ref or "")[:100],
+            planned.status,
+            planned.reason[:40],
+            planned.account.pk if planned.account else None,
+            planned.transaction_id,
+            None,
+            None,
+            now if planned.report else None,
+            planned.report.pk if planned.report else None,
         )
         for planned in plan.lines
     ]
-    created = []
-    for batch in _chunks(rows, LINE_BATCH):
-        created += BankLine.objects.bulk_create(batch)
+    written = bulk_insert(BankLine, fields, rows)
     for planned in plan.lines:
         if planned.report is not None:
             _report_found(
@@ -642,7 +666,7 @@ def _store_lines(statement: BankStatement, plan: _Plan, actor) -> list[BankLine]
                 booked_on=planned.source.booked_on,
                 actor=actor,
             )
-    return created
+    return written
 
 
 def statements_import(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -13,6 +14,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from civicdesk.core.bulk import bulk_insert
 from civicdesk.ledger import postings
 from civicdesk.ledger.models import Allocation, LedgerAccount, Posting, Transaction
 from civicdesk.ledger.postings import Leg, PostingError
@@ -272,7 +274,7 @@ def opening_balances_post(*, actor=None) -> int:
                 dimensions=(("", provider_id), ("", provider_id)),
             )
         )
-    posted = transactions_post_bulk(specs, currency=operator_currency, actor=actor)
+    posted = len(transactions_post_bulk(specs, currency=operator_currency, actor=actor))
     registry_services.opening_balances_mark_posted([r[0] for r in rows])
     # Debt and credit from different providers on one account meet at once.
     mixed = [account_id for account_id, seen in signs.items() if len(seen) == 2]
@@ -360,6 +362,11 @@ def open_items(receivable: LedgerAccount):
     """(open charges, open credits) of a receivable, as the pure allocation module's values.
     Charges are its debit postings less what is allocated to them; credits its credit
     postings less what they already pay."""
+    return _open_items_many([receivable.pk]).get(receivable.pk, ([], []))
+
+
+def _open_items_many(receivable_ids: list[int]) -> dict[int, tuple[list, list]]:
+    """Open charges and credits of many receivables in one query, keyed by receivable id."""
     from civicdesk.ledger import allocation
 
     allocated_to = (
@@ -375,12 +382,13 @@ def open_items(receivable: LedgerAccount):
         .values("total")
     )
     rows = (
-        Posting.objects.filter(account=receivable)
+        Posting.objects.filter(account_id__in=receivable_ids)
         .annotate(
             to_charge=Coalesce(Subquery(allocated_to), Value(0)),
             from_credit=Coalesce(Subquery(allocated_from), Value(0)),
         )
         .values_list(
+            "account_id",
             "pk",
             "amount_minor",
             "to_charge",
@@ -391,8 +399,9 @@ def open_items(receivable: LedgerAccount):
         )
         .order_by("pk")
     )
-    charges, credits = [], []
-    for pk, amount, to_charge, from_credit, value_date, reference, provider in rows:
+    items: dict[int, tuple[list, list]] = {}
+    for account_id, pk, amount, to_charge, from_credit, value_date, reference, provider in rows:
+        charges, credits = items.setdefault(account_id, ([], []))
         if amount > 0 and amount - to_charge > 0:
             charges.append(
                 allocation.OpenCharge(
@@ -410,7 +419,19 @@ def open_items(receivable: LedgerAccount):
                     id=pk, open_minor=-amount - from_credit, value_date=value_date, order=pk
                 )
             )
-    return charges, credits
+    return items
+
+
+def _allocation_rule() -> dict:
+    from civicdesk.registry.selectors import operator_get
+
+    operator = operator_get()
+    if operator is None:
+        return {"rule": "oldest_first", "provider_priority": ()}
+    return {
+        "rule": operator.allocation_rule,
+        "provider_priority": tuple(operator.allocation_provider_priority or ()),
+    }
 
 
 @db_transaction.atomic
@@ -420,20 +441,12 @@ def account_allocate(
     """Set the account's open credits against its open charges by the operator's rule (a named
     invoice first when given). What cannot be allocated stays open: credit or debt."""
     from civicdesk.ledger import allocation
-    from civicdesk.registry.selectors import operator_get
 
     receivable = receivable_lock(account)
     charges, credits = open_items(receivable)
     if not charges or not credits:
         return []
-    operator = operator_get()
-    result = allocation.allocate(
-        charges,
-        credits,
-        rule=operator.allocation_rule if operator else "oldest_first",
-        invoice=invoice or None,
-        provider_priority=tuple(operator.allocation_provider_priority or ()) if operator else (),
-    )
+    result = allocation.allocate(charges, credits, invoice=invoice or None, **_allocation_rule())
     return Allocation.objects.bulk_create(
         [
             Allocation(
@@ -445,6 +458,45 @@ def account_allocate(
             for row in result
         ]
     )
+
+
+@db_transaction.atomic
+def accounts_allocate(account_ids, *, actor=None, chunk: int = 2000) -> int:
+    """:func:`account_allocate` for many personal accounts at once (a bank statement, a billing
+    run): their receivables locked in key order, open items read a chunk at a time in one
+    query, the allocations written in bulk. Returns how many allocations were written."""
+    from civicdesk.ledger import allocation
+
+    receivables = sorted(
+        LedgerAccount.objects.filter(
+            kind=LedgerAccount.Kind.RECEIVABLE, personal_account_id__in=list(account_ids)
+        ).values_list("pk", flat=True)
+    )
+    rule = _allocation_rule()
+    written = 0
+    for start in range(0, len(receivables), chunk):
+        ids = receivables[start : start + chunk]
+        list(
+            LedgerAccount.objects.select_for_update()
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        rows = []
+        for charges, credits in _open_items_many(ids).values():
+            if charges and credits:
+                rows += [
+                    Allocation(
+                        credit_id=row.credit_id,
+                        charge_id=row.charge_id,
+                        amount_minor=row.amount_minor,
+                        actor=actor,
+                    )
+                    for row in allocation.allocate(charges, credits, **rule)
+                ]
+        Allocation.objects.bulk_create(rows, batch_size=5000)
+        written += len(rows)
+    return written
 
 
 def _allocations_unwind(original: Transaction, mirror: Transaction, actor) -> None:
@@ -646,34 +698,18 @@ class TransactionSpec:
     dimensions: tuple[tuple[str, int | None], ...] | None = None  # (service, provider id) per leg
 
 
-def _bulk_write(table: str, columns: list[str], rows: list[tuple]) -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            names = ", ".join(columns)
-            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            marks = ", ".join(["%s"] * len(columns))
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - names from the models
-            cursor.executemany(sql, rows)
-
-
 @db_transaction.atomic
 def transactions_post_bulk(
     specs: list[TransactionSpec], *, currency: str, actor=None, booked_at=None
-) -> int:
+) -> list[uuid.UUID]:
     """Post many transactions at once, all or nothing: every one is checked exactly as
     :func:`transaction_post` checks it (balanced, at least two legs, known open accounts in
     the currency), then they are written with COPY on PostgreSQL or executemany on SQLite —
     no ORM object per row. The database's own guards still run at commit. Allocation is left
-    to :func:`account_allocate` (the next payment or a billing run's closing step)."""
-    import uuid
-
+    to :func:`accounts_allocate`. Returns the new transactions' ids, in the order of
+    ``specs``."""
     if not specs:
-        return 0
+        return []
     currency = (currency or "").upper()
     codes: set[str] = set()
     kinds = frozenset(Transaction.Kind.values)
@@ -702,22 +738,18 @@ def transactions_post_bulk(
                 )
             }
         )
-    from django.db import connection
-
-    # COPY takes Python values; SQLite's executemany takes what Django would store.
-    native = connection.vendor == "postgresql"
     booked_at = booked_at or timezone.now()
-    booked = booked_at if native else connection.ops.adapt_datetimefield_value(booked_at)
     actor_id = getattr(actor, "pk", None)
-    transaction_rows, posting_rows = [], []
+    transaction_rows, posting_rows, ids = [], [], []
     for spec in specs:
-        txn_id = uuid.uuid4() if native else uuid.uuid4().hex
+        txn_id = uuid.uuid4()
+        ids.append(txn_id)
         transaction_rows.append(
             (
                 txn_id,
                 spec.kind,
-                spec.value_date if native else spec.value_date.isoformat(),
-                booked,
+                spec.value_date,
+                booked_at,
                 spec.reference,
                 spec.description,
                 actor_id,
@@ -737,8 +769,8 @@ def transactions_post_bulk(
                     provider_id,
                 )
             )
-    _bulk_write(
-        Transaction._meta.db_table,
+    bulk_insert(
+        Transaction,
         [
             "id",
             "kind",
@@ -752,9 +784,9 @@ def transactions_post_bulk(
         ],
         transaction_rows,
     )
-    _bulk_write(
-        Posting._meta.db_table,
+    bulk_insert(
+        Posting,
         ["transaction_id", "account_id", "amount_minor", "currency", "service", "provider_id"],
         posting_rows,
     )
-    return len(transaction_rows)
+    return ids
