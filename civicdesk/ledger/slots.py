@@ -1,32 +1,46 @@
-"""The ledger's part of the customer 360 page: each account's balance and its latest
-transactions. Registered from LedgerConfig.ready()."""
+"""The ledger's part of the customer 360 page: each account's balance and the latest
+transactions across the accounts in view. A fixed number of queries however many accounts
+and however long their history. Registered from LedgerConfig.ready()."""
 
 from __future__ import annotations
 
+from django.db.models import Max, Q, Sum
 from django.utils.translation import gettext_lazy as _
 
-RECENT = 10
+RECENT = 15
 
 
 def _money(request, subject) -> dict | None:
-    from civicdesk.ledger import selectors
-    from civicdesk.registry.selectors import operator_get
+    from civicdesk.ledger.models import LedgerAccount, Posting, Transaction
 
     if not subject.accounts:
         return None
-    operator = operator_get()
-    currency = operator.currency if operator else ""
-    accounts = []
-    for account in subject.accounts:
-        recent = list(selectors.account_transactions(account)[:RECENT])
-        accounts.append(
-            {
-                "account": account,
-                "summary": selectors.account_summary(account, currency=currency),
-                "rows": selectors.statement_rows(account, recent),
-            }
+    receivables = dict(
+        LedgerAccount.objects.filter(
+            personal_account_id__in=subject.account_ids, kind=LedgerAccount.Kind.RECEIVABLE
+        ).values_list("pk", "currency")
+    )
+    totals = dict(
+        Posting.objects.filter(account_id__in=receivables)
+        .values("account__personal_account_id")
+        .annotate(total=Sum("amount_minor"))
+        .values_list("account__personal_account_id", "total")
+    )
+    currency = next(iter(receivables.values()), "")
+    on_accounts = Q(postings__account_id__in=list(receivables))
+    recent = list(
+        Transaction.objects.filter(on_accounts)
+        .annotate(
+            amount_minor=Sum("postings__amount_minor", filter=on_accounts),
+            account_number=Max("postings__account__personal_account__number", filter=on_accounts),
         )
-    return {"accounts": accounts}
+        .order_by("-value_date", "-booked_at")[:RECENT]
+    )
+    return {
+        "balances": [(account, int(totals.get(account.pk, 0))) for account in subject.accounts],
+        "currency": currency,
+        "recent": recent,
+    }
 
 
 def register() -> None:
