@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -17,3 +21,34 @@ def postgres_scratch_database(url: str, default_name: str) -> tuple[str, str, st
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return urlunsplit(parts._replace(path=f"/{name}")), admin, name
+
+
+@contextmanager
+def scratch_database(prefix: str):
+    """Point Django at a fresh database for one benchmark run and remove it afterwards: a new
+    PostgreSQL database beside the one DATABASE_URL names, or else an SQLite file in a
+    temporary directory. Yields (is PostgreSQL, the temporary directory)."""
+    work = Path(tempfile.mkdtemp(prefix=f"civicdesk-bench-{prefix}-"))
+    given = os.environ.get("DATABASE_URL", "")
+    postgres = given.startswith(("postgres://", "postgresql://"))
+    drop = None
+    if postgres:
+        os.environ["DATABASE_URL"], admin, name = postgres_scratch_database(
+            given, "civicdesk_bench"
+        )
+        drop = (admin, name)
+    else:
+        os.environ["DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civicdesk.config.settings")
+    os.environ.setdefault("CIVICDESK_ENV", "development")
+    try:
+        yield postgres, work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if drop is not None:
+            import psycopg
+            from django.db import connections
+
+            connections.close_all()
+            with psycopg.connect(drop[0], autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{drop[1]}"')

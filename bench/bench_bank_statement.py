@@ -18,14 +18,12 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from _support import postgres_scratch_database
+from _support import scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -144,30 +142,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile the import (cProfile)")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="civicdesk-bench-bank-"))
-    given = os.environ.get("DATABASE_URL", "")
-    postgres = given.startswith(("postgres://", "postgresql://"))
-    drop = None
-    if postgres:
-        os.environ["DATABASE_URL"], admin, name = postgres_scratch_database(
-            given, "civicdesk_bench"
-        )
-        drop = (admin, name)
-    else:
-        os.environ["DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civicdesk.config.settings")
-    os.environ.setdefault("CIVICDESK_ENV", "development")
-    try:
+    with scratch_database("bank") as (postgres, _work):
         run(args, postgres)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        if drop is not None:
-            import psycopg
-            from django.db import connections
-
-            connections.close_all()
-            with psycopg.connect(drop[0], autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{drop[1]}"')
 
 
 def run(args, postgres: bool) -> None:

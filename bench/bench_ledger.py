@@ -16,16 +16,13 @@ result (every transaction balanced, everything sums to zero).
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-from _support import postgres_scratch_database
+from _support import scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -159,30 +156,8 @@ def main() -> None:
         help="drop the PostgreSQL triggers first, to measure what they cost",
     )
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="civicdesk-bench-ledger-"))
-    given = os.environ.get("DATABASE_URL", "")
-    postgres = given.startswith(("postgres://", "postgresql://"))
-    drop = None
-    if postgres:
-        os.environ["DATABASE_URL"], admin, name = postgres_scratch_database(
-            given, "civicdesk_bench"
-        )
-        drop = (admin, name)
-    else:
-        os.environ["DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civicdesk.config.settings")
-    os.environ.setdefault("CIVICDESK_ENV", "development")
-    try:
+    with scratch_database("ledger") as (postgres, _work):
         run(args, postgres)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        if drop is not None:
-            import psycopg
-            from django.db import connections
-
-            connections.close_all()
-            with psycopg.connect(drop[0], autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{drop[1]}"')
 
 
 if __name__ == "__main__":

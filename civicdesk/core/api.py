@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import re
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -13,6 +15,7 @@ from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -62,6 +65,41 @@ class StrictModelSerializer(serializers.ModelSerializer):
         models.TextField: StrictCharField,
         models.EmailField: StrictEmailField,
     }
+
+
+AMOUNT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+POSITIVE_AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": 30, "example": "150.00"}
+)
+class AmountField(serializers.Field):
+    """A decimal amount as a JSON string ("150.00"); a JSON number is refused (it is read as a
+    binary float). Zero, negative amounts and too many decimals for the currency are the
+    domain's to refuse (422), never rounded here."""
+
+    pattern = re.compile(AMOUNT_PATTERN)
+    default_error_messages = {
+        "invalid": gettext_lazy('Give the amount as a string with a decimal point, e.g. "150.00".'),
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or len(data) > 30 or not self.pattern.match(data):
+            self.fail("invalid")
+        return Decimal(data)
+
+    def to_representation(self, value):
+        return format(value, "f")
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": POSITIVE_AMOUNT_PATTERN, "maxLength": 30, "example": "350.00"}
+)
+class PositiveAmountField(AmountField):
+    """An :class:`AmountField` whose schema already refuses a sign (filters, bank lines)."""
+
+    pattern = re.compile(POSITIVE_AMOUNT_PATTERN)
 
 
 class Pagination(PageNumberPagination):

@@ -11,15 +11,11 @@ Money-moving requests (the upload and the match) require an `Idempotency-Key` he
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.http import Http404
 from django.urls import path
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -34,7 +30,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from civicdesk.cases.models import Channel
-from civicdesk.core.api import StrictCharField, UnprocessableContent
+from civicdesk.core.api import PositiveAmountField, StrictCharField, UnprocessableContent
 from civicdesk.core.idempotency import idempotent
 from civicdesk.ledger import banking, banking_selectors, postings
 from civicdesk.ledger.models import BankFormat, BankLine, BankStatement, MissingPaymentReport
@@ -42,8 +38,6 @@ from civicdesk.registry.models import PersonalAccount
 from civicdesk.registry.selectors import account_for_user
 from civicdesk.registry.services import account_number_parse
 
-AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
-_AMOUNT = re.compile(AMOUNT_PATTERN)
 MAX_STATEMENT_BYTES = 20 * 1024 * 1024
 
 VIEW_STATEMENTS = "ledger.view_bankstatement"
@@ -79,29 +73,6 @@ class StaffPermission(permissions.BasePermission):
 
 
 # --- fields -----------------------------------------------------------------------------------
-
-
-class AmountField(serializers.Field):
-    """A positive decimal amount as a string ("350.00"); numbers are refused (JSON numbers are
-    read as binary floats). Its decimals are checked against the currency by the service
-    (never rounded)."""
-
-    default_error_messages = {
-        "invalid": gettext_lazy('Give the amount as a string with a decimal point, e.g. "350.00".'),
-    }
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str) or len(data) > 30 or not _AMOUNT.match(data):
-            self.fail("invalid")
-        return Decimal(data)
-
-    def to_representation(self, value):
-        return format(value, "f")
-
-
-extend_schema_field(
-    {"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": 30, "example": "350.00"}
-)(AmountField)
 
 
 # --- serializers ------------------------------------------------------------------------------
@@ -202,7 +173,7 @@ class LineQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=BankLine.Status.choices, required=False)
     date_from = serializers.DateField(required=False, help_text="Booked on or after.")
     date_to = serializers.DateField(required=False, help_text="Booked on or before.")
-    amount = AmountField(required=False, help_text="Exactly this amount.")
+    amount = PositiveAmountField(required=False, help_text="Exactly this amount.")
     q = serializers.CharField(
         required=False, max_length=100, help_text="Reference, payer or bank reference contains."
     )
@@ -253,7 +224,7 @@ class MissingPaymentSerializer(serializers.ModelSerializer):
 class MissingPaymentJsonSerializer(serializers.Serializer):
     account_number = StrictCharField(max_length=40, help_text="One of your linked accounts.")
     paid_on = serializers.DateField(help_text="The day you paid.")
-    amount = AmountField(help_text="The amount paid, in the operator's currency.")
+    amount = PositiveAmountField(help_text="The amount paid, in the operator's currency.")
     bank_reference = StrictCharField(
         max_length=100,
         required=False,

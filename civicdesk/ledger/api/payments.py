@@ -11,13 +11,10 @@ is refused, as are zero and negative amounts (422, nothing written)."""
 
 from __future__ import annotations
 
-import re
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.urls import path
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -31,38 +28,12 @@ from rest_framework.fields import empty
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from civicdesk.core.api import StrictCharField
+from civicdesk.core.api import AmountField, StrictCharField
 from civicdesk.core.idempotency import idempotent
 from civicdesk.ledger import payment_selectors, payments, postings
 from civicdesk.ledger.models import Payment
 from civicdesk.registry.models import PersonalAccount
 from civicdesk.registry.selectors import account_for_user
-
-AMOUNT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
-_AMOUNT = re.compile(AMOUNT_PATTERN)
-
-
-@extend_schema_field(
-    {"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": 30, "example": "150.00"}
-)
-class AmountField(serializers.Field):
-    """A decimal amount as a JSON string ("150.00"); numbers are refused (a JSON number is read
-    as a binary float). Zero, negative amounts and too many decimals are the domain's to
-    refuse (422), with the operator's currency in mind."""
-
-    default_error_messages = {
-        "invalid": gettext_lazy('Give the amount as a string with a decimal point, e.g. "150.00".'),
-    }
-
-    def to_internal_value(self, data):
-        from decimal import Decimal
-
-        if not isinstance(data, str) or not _AMOUNT.match(data) or len(data) > 30:
-            self.fail("invalid")
-        return Decimal(data)
-
-    def to_representation(self, value):
-        return format(value, "f")
 
 
 class StrictBooleanField(serializers.BooleanField):

@@ -11,13 +11,9 @@ refused, as are zero and negative amounts and more than the credit (422, nothing
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal
-
 from django.http import Http404
 from django.urls import path
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -31,37 +27,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from civicdesk.cases.models import Channel
-from civicdesk.core.api import StrictCharField
+from civicdesk.core.api import AmountField, StrictCharField
 from civicdesk.core.idempotency import idempotent
 from civicdesk.ledger import postings, refund_selectors, refunds
 from civicdesk.ledger.models import RefundApproval, RefundRequest
 from civicdesk.registry.selectors import account_for_user
 
 VIEW_PERMISSION = "ledger.view_refundrequest"
-AMOUNT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
-_AMOUNT = re.compile(AMOUNT_PATTERN)
 
 
 def _can_read_all(user) -> bool:
     return bool(user.is_authenticated and user.is_staff and user.has_perm(VIEW_PERMISSION))
-
-
-@extend_schema_field({"type": "string", "pattern": AMOUNT_PATTERN, "example": "150.00"})
-class DecimalStringField(serializers.Field):
-    """A decimal amount as a JSON string ("150.00"); a JSON number (read as a binary float) is
-    refused. Zero, negative amounts and too many decimals are the domain's to refuse (422)."""
-
-    default_error_messages = {
-        "invalid": gettext_lazy('Give the amount as a string with a decimal point, e.g. "150.00".'),
-    }
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str) or len(data) > 30 or not _AMOUNT.match(data):
-            self.fail("invalid")
-        return Decimal(data)
-
-    def to_representation(self, value):
-        return format(value, "f")
 
 
 # --- serializers --------------------------------------------------------------------------------
@@ -69,7 +45,7 @@ class DecimalStringField(serializers.Field):
 
 class RefundCreateSerializer(serializers.Serializer):
     account_number = StrictCharField(max_length=40, help_text="Your personal account with credit.")
-    amount = DecimalStringField(
+    amount = AmountField(
         help_text="In the operator's currency, as a decimal string; at most the credit available."
     )
     holder = StrictCharField(max_length=200, help_text="The bank account holder's name.")
