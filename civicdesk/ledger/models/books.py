@@ -79,7 +79,7 @@ class Transaction(AppendOnlyModel):
         REVERSAL = "reversal", _("Reversal")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, db_index=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     value_date = models.DateField(_("value date"), db_index=True)
     booked_at = models.DateTimeField(_("booked at"), default=timezone.now, db_index=True)
     reference = models.CharField(_("reference"), max_length=100, blank=True, db_index=True)
@@ -123,6 +123,7 @@ class Posting(AppendOnlyModel):
         verbose_name=_("account"),
         on_delete=models.PROTECT,
         related_name="postings",
+        db_index=False,  # the (account, transaction) index below serves every lookup
     )
     amount_minor = models.BigIntegerField(
         _("amount (minor units)"), help_text=_("Positive: debit; negative: credit.")
