@@ -16,25 +16,37 @@ CREATE OR REPLACE FUNCTION ledger_check_postings_statement() RETURNS trigger AS 
 DECLARE
     bad record;
 BEGIN
-    SELECT s.transaction_id, s.n, s.n_new, s.total, s.currencies, s.foreign_currency
-      INTO bad
-      FROM (
-        SELECT p.transaction_id,
+    -- The statement's own postings, grouped per transaction: one pass over the transition
+    -- table. A posting added to a transaction later would meet older postings of it; those
+    -- have lower ids (they were visible when this statement began), found by index.
+    WITH touched AS (
+        SELECT n.transaction_id,
                count(*) AS n,
-               count(*) FILTER (WHERE p.id IN (SELECT id FROM new_postings)) AS n_new,
-               sum(p.amount_minor) AS total,
-               count(DISTINCT p.currency) AS currencies,
-               count(*) FILTER (WHERE p.currency IS DISTINCT FROM t.currency) AS foreign_currency
-          FROM ledger_posting p
-          JOIN ledger_transaction t ON t.id = p.transaction_id
-         WHERE p.transaction_id IN (SELECT DISTINCT transaction_id FROM new_postings)
-         GROUP BY p.transaction_id
-      ) s
-     WHERE s.n < 2 OR s.total <> 0 OR s.currencies <> 1 OR s.foreign_currency <> 0
-        OR s.n <> s.n_new
+               sum(n.amount_minor) AS total,
+               count(DISTINCT n.currency) AS currencies,
+               max(n.currency) AS currency,
+               min(n.id) AS first_id
+          FROM new_postings n
+         GROUP BY n.transaction_id
+    )
+    SELECT tt.transaction_id, tt.n, tt.total, tt.currencies,
+           tt.currency IS DISTINCT FROM t.currency AS foreign_currency,
+           EXISTS (
+               SELECT 1 FROM ledger_posting p
+                WHERE p.transaction_id = tt.transaction_id AND p.id < tt.first_id
+           ) AS earlier
+      INTO bad
+      FROM touched tt
+      JOIN ledger_transaction t ON t.id = tt.transaction_id
+     WHERE tt.n < 2 OR tt.total <> 0 OR tt.currencies <> 1
+        OR tt.currency IS DISTINCT FROM t.currency
+        OR EXISTS (
+               SELECT 1 FROM ledger_posting p
+                WHERE p.transaction_id = tt.transaction_id AND p.id < tt.first_id
+           )
      LIMIT 1;
     IF FOUND THEN
-        IF bad.n <> bad.n_new THEN
+        IF bad.earlier THEN
             RAISE EXCEPTION 'ledger: transaction % already has postings; a transaction''s postings are written together, once', bad.transaction_id
                 USING ERRCODE = 'check_violation';
         ELSIF bad.n < 2 THEN
