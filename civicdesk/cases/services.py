@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from civicdesk.cases import routing, sla_policy, workflow
+from civicdesk.cases import routing, signals, sla_policy, workflow
 from civicdesk.cases.intake import clean_answers
 from civicdesk.cases.models import (
     Attachment,
@@ -489,6 +489,9 @@ def case_transition(*, case: Case, target: str, actor=None, note: str = "", publ
                 actor=actor,
                 note=_("Resolved with %(reference)s.") % {"reference": case.reference},
             )
+    signals.case_status_changed.send(
+        sender=Case, case=case, previous=current, target=target, actor=actor, note=note.strip()
+    )
     if public:
         _notify(case, "cases/updated", note=note.strip())
     return case

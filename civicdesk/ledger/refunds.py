@@ -479,6 +479,28 @@ def refund_pay(*, refund: RefundRequest, actor, payout_reference: str) -> Refund
 
 
 @transaction.atomic
+def refund_case_cancelled(*, case, actor, note: str = "") -> RefundRequest | None:
+    """The refund's case was cancelled in the CRM (by staff allowed to cancel cases): an open
+    refund is withdrawn with it, so the credit set aside is never stranded. Called from the
+    cases app's ``case_status_changed`` signal; does nothing for other cases or a refund that is
+    already decided."""
+    refund = RefundRequest.objects.filter(case=case).first()
+    if refund is None:
+        return None
+    refund = _locked(refund)
+    if refund.status not in RefundRequest.OPEN:
+        return None
+    reason = " ".join((note or "").split())[:500] or _("The case was cancelled.")
+    _move(refund, Status.CANCELLED)
+    _reserve_release(refund, actor=actor, reason=f"Refund case cancelled: {reason}"[:300])
+    refund.reason = reason
+    refund.decided_at = refund.decided_at or timezone.now()
+    refund.save(update_fields=["status", "reason", "decided_at", "updated_at"])
+    _notify(refund, "cancelled", reason=reason)
+    return refund
+
+
+@transaction.atomic
 def refund_cancel(*, refund: RefundRequest, actor, reason: str = "") -> RefundRequest:
     """Withdraw a refund before payout: by the resident who asked for it, or by staff who may
     approve refunds (with a reason). The credit set aside returns to the account."""

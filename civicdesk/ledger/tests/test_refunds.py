@@ -390,3 +390,35 @@ def test_transition_table_is_closed():
     assert not refunds.can_move("paid", "cancelled")
     assert refunds.can_move("approved", "cancelled")
     assert not refunds.can_move("requested", "paid")
+
+
+def test_cancelling_the_case_in_the_crm_withdraws_the_refund(
+    ask, account_with_credit, make_user, django_capture_on_commit_callbacks
+):
+    """A case specialist cancels the refund's case from the work queue: the credit set aside
+    comes back exactly, and cancelling the refund itself afterwards is refused as decided."""
+    from civicdesk.cases.services import case_transition
+
+    refund = ask("123.45")
+    assert ledger.credit_available(account_with_credit) == 50000 - 12345
+    specialist = make_user(role="case_specialist")
+    with django_capture_on_commit_callbacks(execute=True):
+        case_transition(
+            case=Case.objects.get(pk=refund.case_id),
+            target="cancelled",
+            actor=specialist,
+            note="Asked by phone to withdraw it.",
+        )
+    refund.refresh_from_db()
+    assert refund.status == RefundRequest.Status.CANCELLED
+    assert refund.reason == "Asked by phone to withdraw it."
+    assert balances(account_with_credit) == {"receivable": -50000, "payable": 0, "payouts": 0}
+    assert Transaction.objects.filter(reverses=refund.reserve_transaction).count() == 1
+    assert Delivery.objects.filter(template_key="refunds/cancelled").count() == 1
+
+
+def test_cancelling_the_refund_cancels_its_case_once(ask, resident, account_with_credit):
+    refund = refunds.refund_cancel(refund=ask("10.00"), actor=resident)
+    assert Case.objects.get(pk=refund.case_id).status == "cancelled"
+    assert Transaction.objects.filter(reverses=refund.reserve_transaction).count() == 1
+    assert balances(account_with_credit)["receivable"] == -50000
