@@ -70,7 +70,7 @@ class PaymentFilterForm(forms.Form):
 
 
 def _amount(payment: Payment):
-    return postings.from_minor(payment.amount_minor, postings.currency_exponent(payment.currency))
+    return postings.money(payment.amount_minor, payment.currency)
 
 
 @staff_required

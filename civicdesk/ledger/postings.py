@@ -81,3 +81,13 @@ def to_minor(amount: Decimal, currency_exponent: int = 2) -> int:
 def from_minor(amount_minor: int, currency_exponent: int = 2) -> Decimal:
     """Decimal amount for integer minor units, with exactly the currency's decimal places."""
     return Decimal(int(amount_minor)).scaleb(-currency_exponent)
+
+
+def money(amount_minor: int, currency: str) -> Decimal:
+    """``from_minor`` in ``currency``'s own decimal places: ``money(12345, "ZAR")`` → 123.45."""
+    return from_minor(amount_minor, currency_exponent(currency))
+
+
+def amount_text(amount_minor: int, currency: str) -> str:
+    """The API's form of an amount: a plain decimal string, "123.45" (never an exponent)."""
+    return format(money(amount_minor, currency), "f")

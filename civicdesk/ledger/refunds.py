@@ -169,7 +169,7 @@ def _operator():
 
 def amount_display(amount_minor: int, currency: str) -> str:
     """Plain "150.00 ZAR", for the case notes kept in the timeline."""
-    amount = postings.from_minor(amount_minor, postings.currency_exponent(currency))
+    amount = postings.money(amount_minor, currency)
     return f"{amount} {currency}"
 
 
@@ -207,9 +207,7 @@ def _notify(refund: RefundRequest, key: str, **extra) -> None:
         return
     context = {
         "refund": refund,
-        "amount": postings.from_minor(
-            refund.amount_minor, postings.currency_exponent(refund.currency)
-        ),
+        "amount": postings.money(refund.amount_minor, refund.currency),
         "currency": refund.currency,
         "account_number": refund.account.number,
         "reference": refund.case.reference if refund.case_id else "",

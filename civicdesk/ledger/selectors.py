@@ -23,6 +23,14 @@ def balance(account_code: str) -> int:
     return int(total["total"] or 0)
 
 
+def operator_currency() -> str:
+    """The ledger's currency (the operator's); empty before an operator is set up."""
+    from civicdesk.registry.selectors import operator_get
+
+    operator = operator_get()
+    return operator.currency if operator else ""
+
+
 def receivable_of(personal_account: PersonalAccount) -> LedgerAccount | None:
     return LedgerAccount.objects.filter(
         personal_account=personal_account, kind=LedgerAccount.Kind.RECEIVABLE
@@ -34,9 +42,7 @@ def account_balance(personal_account: PersonalAccount) -> Decimal:
     receivable = receivable_of(personal_account)
     if receivable is None:
         return postings.from_minor(0)
-    return postings.from_minor(
-        balance(receivable.code), postings.currency_exponent(receivable.currency)
-    )
+    return postings.money(balance(receivable.code), receivable.currency)
 
 
 def account_for_caller(user, number: str) -> PersonalAccount:

@@ -661,11 +661,7 @@ def refund_reserve(
                 "amount": ValidationError(
                     _("That is more than the credit on the account (%(available)s)."),
                     code="exceeds_credit",
-                    params={
-                        "available": postings.from_minor(
-                            available, postings.currency_exponent(currency)
-                        )
-                    },
+                    params={"available": postings.money(available, currency)},
                 )
             }
         )

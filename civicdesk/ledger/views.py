@@ -88,7 +88,7 @@ def return_view(request: HttpRequest, payment_id) -> HttpResponse:
 def payment_amount(payment: Payment):
     from civicdesk.ledger import postings
 
-    return postings.from_minor(payment.amount_minor, postings.currency_exponent(payment.currency))
+    return postings.money(payment.amount_minor, payment.currency)
 
 
 def _sandbox() -> SandboxGateway:
@@ -154,4 +154,4 @@ def sandbox_page(request: HttpRequest, gateway_ref) -> HttpResponse:
 def _record_amount(record):
     from civicdesk.ledger import postings
 
-    return postings.from_minor(record.amount_minor, postings.currency_exponent(record.currency))
+    return postings.money(record.amount_minor, record.currency)

@@ -28,7 +28,7 @@ def _currency() -> str:
 
 
 def _amount(payment: Payment):
-    return postings.from_minor(payment.amount_minor, postings.currency_exponent(payment.currency))
+    return postings.money(payment.amount_minor, payment.currency)
 
 
 @login_required

@@ -27,7 +27,7 @@ def _operator():
 
 
 def _decimal(amount_minor: int, currency: str):
-    return postings.from_minor(amount_minor, postings.currency_exponent(currency))
+    return postings.money(amount_minor, currency)
 
 
 @login_required

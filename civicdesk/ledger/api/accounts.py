@@ -14,17 +14,6 @@ from civicdesk.core.api import Pagination
 from civicdesk.ledger import postings, selectors
 from civicdesk.ledger.models import Transaction
 from civicdesk.registry.models import ServiceType
-from civicdesk.registry.selectors import operator_get
-
-
-def _money(amount_minor: int, currency: str) -> str:
-    return str(postings.from_minor(amount_minor, postings.currency_exponent(currency)))
-
-
-def _currency() -> str:
-    operator = operator_get()
-    return operator.currency if operator else ""
-
 
 BalanceSerializer = inline_serializer(
     "AccountBalance",
@@ -58,7 +47,7 @@ class BalanceView(APIView):
     )
     def get(self, request, account_number: str):
         account = selectors.account_for_caller(request.user, account_number)
-        summary = selectors.account_summary(account, currency=_currency())
+        summary = selectors.account_summary(account, currency=selectors.operator_currency())
         currency = summary.currency
         return Response(
             {
@@ -71,7 +60,7 @@ class BalanceView(APIView):
                     {
                         "service": row.service,
                         "provider": row.provider,
-                        "amount": _money(row.amount_minor, currency),
+                        "amount": postings.amount_text(row.amount_minor, currency),
                     }
                     for row in summary.open_by_service
                 ],
@@ -108,7 +97,7 @@ class StatementRowSerializer(serializers.Serializer):
     allocations = serializers.SerializerMethodField()
 
     def get_amount(self, row) -> str:
-        return _money(row.amount_minor, row.transaction.currency)
+        return postings.amount_text(row.amount_minor, row.transaction.currency)
 
     @extend_schema_field(
         inline_serializer(
@@ -128,7 +117,7 @@ class StatementRowSerializer(serializers.Serializer):
                 "transaction": str(other.pk),
                 "kind": other.kind,
                 "reference": other.reference,
-                "amount": _money(amount, row.transaction.currency),
+                "amount": postings.amount_text(amount, row.transaction.currency),
             }
             for other, amount in row.settled_with
         ]

@@ -32,7 +32,7 @@ from rest_framework.views import APIView
 from civicdesk.cases.models import Channel
 from civicdesk.core.api import PositiveAmountField, StrictCharField, UnprocessableContent
 from civicdesk.core.idempotency import idempotent
-from civicdesk.ledger import banking, banking_selectors, postings
+from civicdesk.ledger import banking, banking_selectors, postings, selectors
 from civicdesk.ledger.models import BankFormat, BankLine, BankStatement, MissingPaymentReport
 from civicdesk.registry.models import PersonalAccount
 from civicdesk.registry.selectors import account_for_user
@@ -45,17 +45,6 @@ UPLOAD = "ledger.add_bankstatement"
 VIEW_LINES = "ledger.view_bankline"
 MATCH = "ledger.match_bankline"
 VIEW_REPORTS = "ledger.view_missingpaymentreport"
-
-
-def _money(amount_minor: int, currency: str) -> str:
-    return format(postings.from_minor(amount_minor, postings.currency_exponent(currency)), "f")
-
-
-def _currency() -> str:
-    from civicdesk.registry.selectors import operator_get
-
-    operator = operator_get()
-    return operator.currency if operator else ""
 
 
 MONEY_SCHEMA = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "example": "350.00"}
@@ -113,7 +102,7 @@ class StatementSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(MONEY_SCHEMA)
     def get_total(self, statement) -> str:
-        return _money(statement.total_minor, statement.currency)
+        return postings.amount_text(statement.total_minor, statement.currency)
 
 
 class StatementImportSerializer(serializers.Serializer):
@@ -160,7 +149,7 @@ class BankLineSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(MONEY_SCHEMA)
     def get_amount(self, line) -> str:
-        return _money(line.amount_minor, line.currency)
+        return postings.amount_text(line.amount_minor, line.currency)
 
     def get_account_number(self, line) -> str | None:
         return line.account.number if line.account_id else None
@@ -215,7 +204,7 @@ class MissingPaymentSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(MONEY_SCHEMA)
     def get_amount(self, report) -> str:
-        return _money(report.amount_minor, report.currency)
+        return postings.amount_text(report.amount_minor, report.currency)
 
     def get_case_reference(self, report) -> str | None:
         return report.case.reference if report.case_id else None
@@ -358,7 +347,9 @@ class BankLineList(generics.ListAPIView):
             lines = lines.filter(booked_on__lte=params["date_to"])
         if params.get("amount") is not None:
             try:
-                minor = postings.to_minor(params["amount"], postings.currency_exponent(_currency()))
+                minor = postings.to_minor(
+                    params["amount"], postings.currency_exponent(selectors.operator_currency())
+                )
             except postings.PostingError:
                 return BankLine.objects.none()  # no line has more decimals than its currency
             lines = lines.filter(amount_minor=minor)

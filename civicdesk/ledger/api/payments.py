@@ -102,8 +102,7 @@ class PaymentSerializer(serializers.ModelSerializer):
 
     @extend_schema_field({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "example": "150.00"})
     def get_amount(self, payment) -> str:
-        exponent = postings.currency_exponent(payment.currency)
-        return format(postings.from_minor(payment.amount_minor, exponent), "f")
+        return postings.amount_text(payment.amount_minor, payment.currency)
 
     @extend_schema_field(CheckoutSerializer(allow_null=True))
     def get_checkout(self, payment):

@@ -137,8 +137,7 @@ class RefundSerializer(serializers.ModelSerializer):
 
     @extend_schema_field({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "example": "150.00"})
     def get_amount(self, refund) -> str:
-        exponent = postings.currency_exponent(refund.currency)
-        return format(postings.from_minor(refund.amount_minor, exponent), "f")
+        return postings.amount_text(refund.amount_minor, refund.currency)
 
     def get_case_reference(self, refund) -> str:
         return refund.case.reference if refund.case_id else ""

@@ -31,9 +31,7 @@ def money(amount, currency: str = "") -> str:
 def minor_money(amount_minor, currency: str = "") -> str:
     if amount_minor in (None, ""):
         return ""
-    return money(
-        postings.from_minor(int(amount_minor), postings.currency_exponent(currency)), currency
-    )
+    return money(postings.money(int(amount_minor), currency), currency)
 
 
 @register.filter
