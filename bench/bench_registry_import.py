@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _support import postgres_scratch_database
+from _support import postgres_scratch_database, raw_floor
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -91,31 +91,6 @@ def write_files(directory: Path, accounts: int, fmt) -> list[Path]:
         ),
     ]
     return files
-
-
-def raw_floor(rows: int, postgres: bool) -> float:
-    """Seconds to insert `rows` narrow rows into a plain table, the fastest way there is."""
-    from django.db import connection, transaction
-
-    data = [(i, f"row {i}", f"value {i}", i % 97, "2020-01-01") for i in range(rows)]
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS bench_floor")
-        cursor.execute(
-            "CREATE TABLE bench_floor (id bigint PRIMARY KEY, a varchar(50), b varchar(50), "
-            "c integer, d date)"
-        )
-    started = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor:
-        if postgres:
-            with cursor.copy("COPY bench_floor (id, a, b, c, d) FROM STDIN") as copy:
-                for row in data:
-                    copy.write_row(row)
-        else:
-            cursor.executemany("INSERT INTO bench_floor VALUES (%s, %s, %s, %s, %s)", data)
-    seconds = time.perf_counter() - started
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE bench_floor")
-    return seconds
 
 
 def _postgres_database(url: str) -> tuple[str, str, str]:
