@@ -52,7 +52,7 @@ from civicdesk.ledger.services import (
     accounts_allocate,
     money_to_minor,
     payment_post,
-    receivable_for,
+    receivables_ensure,
     system_account,
     transactions_post_bulk,
 )
@@ -531,17 +531,16 @@ class _Books:
     def lock_receivables(self, accounts: Iterable[PersonalAccount]) -> None:
         """Every change to what a resident owes is serialised on their receivable's row (see
         ``services.receivable_lock``); an import takes all of its locks first, in key order,
-        so two imports cannot deadlock. Two queries per chunk, and one per new receivable."""
-        by_pk = {account.pk: account for account in accounts}
+        so two imports cannot deadlock. Missing receivables are created in bulk."""
+        by_pk = {account.pk: account.number for account in accounts}
         for chunk in _chunks(sorted(by_pk), LOOKUP_CHUNK):
+            receivables_ensure({pk: by_pk[pk] for pk in chunk})
             self.receivables.update(
                 (ledger_account.personal_account_id, ledger_account)
                 for ledger_account in LedgerAccount.objects.filter(
                     kind=LedgerAccount.Kind.RECEIVABLE, personal_account_id__in=chunk
                 )
             )
-        for pk in sorted(by_pk.keys() - self.receivables.keys()):
-            self.receivables[pk] = receivable_for(by_pk[pk])
         ids = sorted(ledger_account.pk for ledger_account in self.receivables.values())
         for chunk in _chunks(ids, LOOKUP_CHUNK):
             list(
