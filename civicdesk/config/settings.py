@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "civicdesk.registry",
     "civicdesk.cases",
     "civicdesk.ledger",
+    "civicdesk.metering",
     "civicdesk.portal",
     "civicdesk.backoffice",
     "civicdesk.demo",

@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("civicdesk.registry.api_urls")),
     path("", include("civicdesk.cases.api_urls")),
     path("", include("civicdesk.ledger.api_urls")),
+    path("", include("civicdesk.metering.api_urls")),
 ]
 
 urlpatterns = [

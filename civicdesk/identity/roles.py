@@ -86,6 +86,19 @@ LEDGER_WORK = (
     "ledger.approve_refundrequest",
     "ledger.pay_refundrequest",
 )
+METERING_VIEW = tuple(
+    f"metering.view_{m}"
+    for m in ("meter", "reading", "readingimport", "consumptionalert", "estimatetrueup")
+)
+# Staff enter a caller's reading (add_reading); reviewers decide flagged ones.
+METERING_ENTER = ("metering.add_reading",)
+METERING_WORK = (
+    *METERING_ENTER,
+    "metering.review_reading",
+    "metering.add_readingimport",
+    "metering.add_meter",
+    "metering.change_meter",
+)
 
 ROLES: dict[str, Role] = {
     r.key: r
@@ -96,7 +109,14 @@ ROLES: dict[str, Role] = {
             "Call-centre agent",
             _("Call-centre agent"),
             staff=True,
-            permissions=("identity.view_user", *REGISTRY_VIEW, *CASES_WORK, *LEDGER_VIEW),
+            permissions=(
+                "identity.view_user",
+                *REGISTRY_VIEW,
+                *CASES_WORK,
+                *LEDGER_VIEW,
+                *METERING_VIEW,
+                *METERING_ENTER,
+            ),
         ),
         Role(
             REVENUE_OFFICER,
@@ -110,6 +130,8 @@ ROLES: dict[str, Role] = {
                 *CASES_WORK,
                 *LEDGER_VIEW,
                 *LEDGER_WORK,
+                *METERING_VIEW,
+                *METERING_WORK,
             ),
         ),
         Role(
@@ -117,7 +139,13 @@ ROLES: dict[str, Role] = {
             "Case specialist",
             _("Case specialist"),
             staff=True,
-            permissions=("identity.view_user", *REGISTRY_VIEW, *CASES_WORK),
+            permissions=(
+                "identity.view_user",
+                *REGISTRY_VIEW,
+                *CASES_WORK,
+                *METERING_VIEW,
+                "metering.review_reading",
+            ),
         ),
         Role(
             SERVICE_CENTRE_ADMIN,
@@ -130,6 +158,8 @@ ROLES: dict[str, Role] = {
                 *CASES_WORK,
                 "registry.view_linkrequest",
                 "registry.review_linkrequest",
+                *METERING_VIEW,
+                *METERING_ENTER,
             ),
         ),
         Role(MANAGING_AGENT, "Managing agent", _("Managing agent"), staff=False),
@@ -144,6 +174,7 @@ ROLES: dict[str, Role] = {
                 "cases.view_case",
                 "cases.view_call",
                 *LEDGER_VIEW,
+                *METERING_VIEW,
                 *_STAFF_READ,
             ),
         ),
@@ -165,6 +196,10 @@ ROLES: dict[str, Role] = {
                 *CASES_ADMIN,
                 *LEDGER_VIEW,
                 *LEDGER_WORK,
+                *METERING_VIEW,
+                *METERING_WORK,
+                "metering.view_meteringsettings",
+                "metering.change_meteringsettings",
                 *_STAFF_READ,
             ),
         ),

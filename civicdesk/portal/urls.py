@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from civicdesk.portal import claims_urls, money_urls, payments_urls, views
+from civicdesk.portal import claims_urls, meters_urls, money_urls, payments_urls, views
 
 app_name = "portal"
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include(money_urls.urlpatterns)),
     path("", include(payments_urls.urlpatterns)),
     path("", include(claims_urls.urlpatterns)),
+    path("", include(meters_urls.urlpatterns)),
 ]

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MeteringConfig(AppConfig):
+    name = "civicdesk.metering"
+    label = "metering"
+    verbose_name = _("Metering")
