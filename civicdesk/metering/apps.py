@@ -6,3 +6,9 @@ class MeteringConfig(AppConfig):
     name = "civicdesk.metering"
     label = "metering"
     verbose_name = _("Metering")
+
+    def ready(self) -> None:
+        from civicdesk.metering import slots, sms_handler
+
+        sms_handler.register()
+        slots.register()

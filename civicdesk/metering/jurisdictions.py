@@ -74,4 +74,4 @@ DEFAULTS: dict[str, dict] = {
 
 
 def defaults_for(jurisdiction: str) -> dict:
-    return dict(DEFAULTS.get(jurisdiction, DEFAULTS["za"]))
+    return dict(DEFAULTS.get((jurisdiction or "").lower(), DEFAULTS["za"]))
