@@ -4,6 +4,8 @@ from civicdesk.backoffice import (
     banking_urls,
     customer360,
     imports,
+    metering_import_urls,
+    metering_urls,
     money_urls,
     payments_urls,
     refunds_urls,
@@ -35,4 +37,6 @@ urlpatterns = [
     path("money/", include(payments_urls.urlpatterns)),
     path("money/", include(banking_urls.urlpatterns)),
     path("money/", include(refunds_urls.urlpatterns)),
+    path("metering/", include(metering_urls.urlpatterns)),
+    path("metering/", include(metering_import_urls.urlpatterns)),
 ]

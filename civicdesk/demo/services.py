@@ -14,6 +14,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from civicdesk.demo.cases_build import build_cases
 from civicdesk.demo.ledger_build import build_ledger
 from civicdesk.demo.ledger_data import build_banking
+from civicdesk.demo.metering_build import build_metering
 from civicdesk.demo.profiles import DEMO_TOTP_SECRET, DEMO_USERS, PROFILES
 from civicdesk.demo.registry_build import build_registry
 from civicdesk.demo.registry_data import SPECS
@@ -91,6 +92,11 @@ def demo_build(*, jurisdiction: str, accounts: int = 1000, seed: int = 1) -> Dem
         registry["banking"] = build_banking(
             jurisdiction=profile.jurisdiction,
             currency=profile.currency,
+            resident_accounts=registry["resident_accounts"],
+            rng=rng,
+        )
+        registry["metering"] = build_metering(
+            jurisdiction=profile.jurisdiction,
             resident_accounts=registry["resident_accounts"],
             rng=rng,
         )

@@ -313,11 +313,11 @@ class Reading(models.Model):
     # Use since the previous accepted reading or estimate, times the multiplier; None when
     # rejected or the first reading of a register.
     consumption = models.DecimalField(_("consumption"), **QUANTITY, null=True, blank=True)
-    rolled_over = models.BooleanField(default=False)
+    rolled_over = models.BooleanField(default=False, db_default=False)
     source = models.CharField(_("source"), max_length=10, choices=Source.choices)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
     # Machine-readable reason codes (validation.REASONS), comma-separated; "" when accepted.
-    reasons = models.CharField(_("reasons"), max_length=200, blank=True)
+    reasons = models.CharField(_("reasons"), max_length=200, blank=True, default="", db_default="")
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("submitted by"),
@@ -326,7 +326,9 @@ class Reading(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    photo = models.FileField(_("photo"), upload_to="meter-photos/%Y/%m/", blank=True)
+    photo = models.FileField(
+        _("photo"), upload_to="meter-photos/%Y/%m/", blank=True, default="", db_default=""
+    )
     created_at = models.DateTimeField(_("received at"), db_index=True)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
