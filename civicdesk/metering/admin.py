@@ -3,6 +3,7 @@ keep their history); readings, true-ups, imports and alerts are read-only — re
 are reviewed only through the services (portal, API, SMS, files, the back-office queue)."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from civicdesk.core.admin import ReadOnlyAdmin
@@ -21,9 +22,9 @@ class MeteringSettingsAdmin(admin.ModelAdmin):
     list_display = ("__str__", "window_start_day", "window_end_day", "sms_any_sender")
     fieldsets = (
         (None, {"fields": ("operator",)}),
-        ("SMS", {"fields": ("sms_grammars", "sms_codes", "sms_keywords", "sms_any_sender")}),
+        (_("SMS"), {"fields": ("sms_grammars", "sms_codes", "sms_keywords", "sms_any_sender")}),
         (
-            "Validation",
+            _("Validation"),
             {
                 "fields": (
                     "window_start_day",
@@ -35,7 +36,7 @@ class MeteringSettingsAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "Estimation",
+            _("Estimation"),
             {
                 "fields": (
                     "estimate_average_months",
@@ -46,7 +47,7 @@ class MeteringSettingsAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "Alerts and reminders",
+            _("Alerts and reminders"),
             {
                 "fields": (
                     "leak_factor",

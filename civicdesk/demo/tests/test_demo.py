@@ -103,3 +103,28 @@ def test_demo_residents_have_three_years_of_money():
     assert all(selectors.account_balance(a) > 0 for a in others)
     assert Posting.objects.aggregate(total=Sum("amount_minor"))["total"] == 0
     assert set(Transaction.objects.values_list("currency", flat=True)) == {"UAH"}
+
+
+def test_demo_meters_have_history_estimates_and_a_reading_to_review():
+    from civicdesk.metering.models import EstimateTrueUp, Meter, MeterRegister, Reading
+    from civicdesk.registry.models import PersonalAccount
+
+    _demo("--jurisdiction", "ru", "--accounts", "120", "--seed", "3")
+    resident = User.objects.get(email="resident@demo.test")
+    account = PersonalAccount.objects.filter(links__user=resident).order_by("number").first()
+    resources = set(Meter.objects.filter(account=account).values_list("resource", flat=True))
+    assert {"cold_water", "hot_water", "electricity", "gas"} <= resources
+    electricity = Meter.objects.get(account=account, resource="electricity")
+    assert electricity.registers == ("T1", "T2")  # day/night in Russia
+    water = Meter.objects.get(account=account, resource="cold_water")
+    periods = set(water.readings.values_list("period", flat=True))
+    assert len(periods) == 36
+    assert water.readings.filter(source="estimate").count() == 2
+    true_up = EstimateTrueUp.objects.get(meter=water)
+    assert true_up.difference == true_up.actual - true_up.estimated > 0
+    # The register state agrees with the last accepted reading.
+    state = MeterRegister.objects.get(meter=water, register="T")
+    last = water.readings.filter(status="accepted").order_by("-taken_at").first()
+    assert state.last_value == last.value and state.estimated_periods == 0
+    assert Reading.objects.filter(status="flagged").exists()
+    assert Meter.objects.filter(resource="heat", premises__isnull=True).exists()
