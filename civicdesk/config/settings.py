@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -314,6 +315,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "civicdesk.core.tasks.purge_idempotency_keys",
         "schedule": 60 * 60,
     },
+    # Both are idempotent: estimates for the last period whose window closed, and reminders of
+    # meter verifications coming due (each meter reminded once).
+    "estimate-readings": {
+        "task": "civicdesk.metering.tasks.estimates_generate_task",
+        "schedule": crontab(hour=2, minute=15),
+    },
+    "meter-verification-reminders": {
+        "task": "civicdesk.metering.tasks.meter_verification_reminders_task",
+        "schedule": crontab(hour=9, minute=0),
+    },
 }
 
 # --- payment gateways (options from environment variables; see the module) ---------------
@@ -374,6 +385,8 @@ SPECTACULAR_SETTINGS = {
         "CaseChannelEnum": "civicdesk.cases.models.Channel.choices",
         "CasePriorityEnum": "civicdesk.cases.models.Priority.choices",
         "CaseCreateChannelEnum": "civicdesk.cases.api.STAFF_CHANNELS",
+        "DecisionEnum": "civicdesk.ledger.models.claims.RefundApproval.Decision",
+        "ReadingReviewDecisionEnum": "civicdesk.metering.api.readings.DECISIONS",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -53,6 +53,9 @@ class AuditEvent(AppendOnlyModel):
         TOKEN_CREATED = "token.created", _("API token issued")
         TOKEN_REVOKED = "token.revoked", _("API token revoked")
         USER_REGISTERED = "user.registered", _("Registered")
+        READING_ENTERED = "reading.entered", _("Meter reading entered by staff")
+        READING_REVIEWED = "reading.reviewed", _("Flagged meter reading reviewed")
+        METER_CHANGED = "meter.changed", _("Meter changed")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     occurred_at = models.DateTimeField(_("occurred at"), auto_now_add=True, db_index=True)

@@ -41,6 +41,8 @@ def reason_text(code: str, details: dict | None = None) -> str:
         v.OUTSIDE_WINDOW: _("Readings are accepted only inside the monthly submission window."),
         v.ROLLED_OVER: _("The meter went past its highest number and started again from zero."),
         v.LATE: _("It came after this month's window closed and counts for the next period."),
+        v.ESTIMATED_AVERAGE: _("Estimated from the average of recent months."),
+        v.ESTIMATED_NORM: _("Estimated by the norm for the premises."),
     }
     return str(texts.get(code, code))
 

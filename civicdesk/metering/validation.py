@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 ACCEPTED, FLAGGED, REJECTED = "accepted", "flagged", "rejected"
 
@@ -42,6 +42,9 @@ SPIKE = "spike"
 # Notes on accepted readings:
 ROLLED_OVER = "rolled_over"
 LATE = "late"
+# Notes on estimates (written by the services, never by `validate`):
+ESTIMATED_AVERAGE = "estimated_average"
+ESTIMATED_NORM = "estimated_norm"
 
 REJECTIONS = frozenset(
     {
@@ -59,7 +62,7 @@ REJECTIONS = frozenset(
     }
 )
 FLAGS = frozenset({SPIKE})
-NOTES = frozenset({ROLLED_OVER, LATE})
+NOTES = frozenset({ROLLED_OVER, LATE, ESTIMATED_AVERAGE, ESTIMATED_NORM})
 REASONS = REJECTIONS | FLAGS | NOTES
 
 DECIMAL_PLACES = 3
@@ -139,6 +142,12 @@ def parse_value(raw) -> Decimal | None:
     if not value.is_finite():
         return None
     return value
+
+
+def quantity(value: Decimal) -> Decimal:
+    """A use rounded half-up to the thousandths the database keeps (a multiplier has four
+    decimals, so dial advance × multiplier can have seven)."""
+    return value.quantize(STEP, rounding=ROUND_HALF_UP)
 
 
 def period_of(day: date) -> date:
@@ -235,17 +244,21 @@ def validate(
         return Verdict(REJECTED, tuple(reasons), period, value, details=details)
 
     consumption = None
-    if state.last_value is not None:
+    true_up = None
+    if state.estimated_periods and real_advance is not None:
+        # Measured from the last real reading, less what the estimates since then counted:
+        # right even when an estimate went round the dial and the real reading did not.
+        true_up = TrueUp(
+            estimated=state.estimated_quantity,
+            actual=quantity(real_advance[0] * facts.multiplier),
+        )
+        consumption = true_up.actual - true_up.estimated
+    elif state.last_value is not None:
         if rolled_over and state.last_value > value:
             step = value + _dial(facts) - state.last_value
         else:
             step = value - state.last_value
-        consumption = step * facts.multiplier
-    true_up = None
-    if state.estimated_periods and real_advance is not None:
-        true_up = TrueUp(
-            estimated=state.estimated_quantity, actual=real_advance[0] * facts.multiplier
-        )
+        consumption = quantity(step * facts.multiplier)
 
     notes = []
     if rolled_over:

@@ -1,5 +1,4 @@
-"""Meters and readings for tests. Readings go through the services where a test cares about
-validation; `reading_row` writes one directly (with its register state) for history set-up."""
+"""Meters for tests; readings go through the services (`services.readings_submit`)."""
 
 from __future__ import annotations
 
