@@ -29,13 +29,15 @@ BANK_LINES = (_("Unmatched bank lines"), "backoffice:bank_lines")
 BANK_STATEMENTS = (_("Bank statements"), "backoffice:bank_statements")
 MISSING_PAYMENTS = (_("Missing payments"), "backoffice:missing_reports")
 REFUNDS = (_("Refunds to approve and pay"), "backoffice:refunds")
+METERS = (_("Meters"), "backoffice:metering_search")
+READING_REVIEW = (_("Readings to review"), "backoffice:metering_queue")
 
 # What each role's landing page offers. Later issues add their consoles to these lists.
 _PANELS = {
     roles.CALL_CENTRE_AGENT: (
         _("Call centre"),
         _("Identify callers, log calls and raise cases for them."),
-        (CALL_CONSOLE, CUSTOMER_360, WORK_QUEUE, CALL_FIGURES, PAYMENTS),
+        (CALL_CONSOLE, CUSTOMER_360, WORK_QUEUE, CALL_FIGURES, PAYMENTS, METERS),
     ),
     roles.REVENUE_OFFICER: (
         _("Revenue"),
@@ -48,12 +50,14 @@ _PANELS = {
             MISSING_PAYMENTS,
             REFUNDS,
             BANK_STATEMENTS,
+            METERS,
+            READING_REVIEW,
         ),
     ),
     roles.CASE_SPECIALIST: (
         _("Cases"),
         _("Work the cases routed to your team within their SLAs."),
-        (WORK_QUEUE, CUSTOMER_360, CASE_DASHBOARDS),
+        (WORK_QUEUE, CUSTOMER_360, CASE_DASHBOARDS, READING_REVIEW),
     ),
     roles.SERVICE_CENTRE_ADMIN: (
         _("Service centre"),
@@ -82,6 +86,8 @@ _PANELS = {
             CALL_FIGURES,
             PAYMENTS,
             REFUNDS,
+            METERS,
+            READING_REVIEW,
             (_("Admin portal"), "admin:index"),
             (_("Audit log"), "backoffice:audit_log"),
         ),
