@@ -31,6 +31,7 @@ MISSING_PAYMENTS = (_("Missing payments"), "backoffice:missing_reports")
 REFUNDS = (_("Refunds to approve and pay"), "backoffice:refunds")
 METERS = (_("Meters"), "backoffice:metering_search")
 READING_REVIEW = (_("Readings to review"), "backoffice:metering_queue")
+READING_IMPORTS = (_("Import meter readings"), "backoffice:metering_imports")
 
 # What each role's landing page offers. Later issues add their consoles to these lists.
 _PANELS = {
@@ -52,6 +53,7 @@ _PANELS = {
             BANK_STATEMENTS,
             METERS,
             READING_REVIEW,
+            READING_IMPORTS,
         ),
     ),
     roles.CASE_SPECIALIST: (
