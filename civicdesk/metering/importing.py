@@ -5,15 +5,21 @@ of rows at a time (CHUNK_ROWS), and per chunk:
 
 1. parses each row (serial, register, value, taken at, optional account) in memory;
 2. reads the chunk's meters and their registers' validation state with one set-based query
-   (SQLite: ``IN`` lists sliced below the variable limit; PostgreSQL: ``= ANY(%s)``, locking
-   the meters like the services do);
+   (SQLite: ``IN`` lists sliced below the variable limit, the rows as one JSON text;
+   PostgreSQL: ``= ANY(%s)``, locking the meters like the services do);
 3. decides every reading with the same pure rules as the services
    (`validation.validate`, `state.state_after`, `state.recent_add`), in file order, each
    against the state the previous reading of its register left;
-4. writes the readings with `core.bulk.bulk_insert` (COPY on PostgreSQL, executemany on
+4. writes the readings with `core.bulk.bulk_insert` (COPY on PostgreSQL, multi-row INSERTs on
    SQLite), creates missing register rows the same way, updates the others in bulk
-   (PostgreSQL: COPY into a temporary table + ``UPDATE ... FROM``; SQLite: executemany by
-   id) and records the true-ups of real readings after estimates.
+   (PostgreSQL: COPY into a temporary table + ``UPDATE ... FROM``; SQLite: one ``UPDATE ...
+   FROM json_each(...)``) and records the true-ups of real readings after estimates.
+
+From the second chunk on, steps 2 and 4 run in a second thread on the same connection and
+transaction (`_Pipeline`): it reads chunk n + 1's meters and writes chunk n - 1's rows while
+this thread parses and decides. The registers chunk n - 1 moved are taken from memory when
+chunk n + 1 is decided (its read may precede that chunk's writes). PostgreSQL checks the
+foreign keys of the rows written at each statement rather than at commit (`_checks_immediate`).
 
 Accepted readings move their register; flagged ones (spikes) are stored for review and do
 not; rejected ones (lower than before, duplicate, too many digits, in the future, meter
@@ -37,22 +43,22 @@ import csv
 import gc
 import json
 import logging
-import os
 import re
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, BinaryIO
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from civicdesk.core.bulk import bulk_insert
+from civicdesk.core.bulk import bulk_insert, copy_rows
+from civicdesk.core.identifiers import uuid7s
 from civicdesk.metering import selectors, validation
 from civicdesk.metering import state as register_state
 from civicdesk.metering.models import (
@@ -78,6 +84,7 @@ WATER = frozenset({Resource.COLD_WATER.value, Resource.HOT_WATER.value})
 REGISTER_INDEX = {"T": 0, "T1": 1, "T2": 2, "T3": 3}
 ONE_DAY = timedelta(days=1)
 RegisterState = validation.RegisterState
+_SET_RECENT = RegisterState.recent.__set__  # a state private to the import gets its months
 Progress = Callable[[int, int], None]  # (rows done, rows expected or 0)
 
 # Canonical column → the header names accepted for it (compared lower-case, with spaces and
@@ -333,14 +340,18 @@ class _When:
     file gave no offset), in UTC (stored), the operator's local day, and a number that is
     equal for equal instants (duplicate detection)."""
 
-    __slots__ = ("day", "key", "local", "utc")
+    __slots__ = ("day", "day_before", "key", "local", "utc")
 
     def __init__(self, local: datetime, zone):
         self.local = local
         self.utc = local.astimezone(UTC)
+        self.day_before = self.utc - ONE_DAY
         self.day = local.astimezone(zone).date()
         delta = self.utc - _EPOCH
+        # Microseconds since 1970, offset to be positive: with a register's index above it, a
+        # key for (register, instant) (duplicate rows).
         self.key = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        self.key += 1 << 62
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -400,20 +411,11 @@ class _Decoder:
     def __init__(self):
         self.moments: dict[str, datetime] = {}
         self.days: dict[str, date] = {}
-        self.numbers: dict[str, Decimal] = {}
 
     def quantity(self, value) -> Decimal | None:
         if value is None or isinstance(value, Decimal):
             return value
         return Decimal(value) if isinstance(value, str) else Decimal(str(value))
-
-    def number(self, text) -> Decimal:
-        found = self.numbers.get(text)
-        if found is None:
-            if len(self.numbers) > 200_000:
-                self.numbers.clear()
-            found = self.numbers[text] = Decimal(str(text))
-        return found
 
     def moment(self, value) -> datetime | None:
         if value is None:
@@ -434,6 +436,10 @@ class _Decoder:
         if found is None:
             found = self.days[value] = date.fromisoformat(value)
         return found
+
+
+def _dec(value) -> Decimal:
+    return Decimal(str(value))
 
 
 def _aware_utc(value: datetime) -> datetime:
@@ -466,6 +472,7 @@ class _Register:
         "fresh",
         "id",
         "index",
+        "inserted",
         "last_period",
         "meter_id",
         "name",
@@ -480,6 +487,7 @@ class _Register:
         self.index = (meter_id << 2) | REGISTER_INDEX[name]
         self.dirty = False
         self.fresh = True
+        self.inserted = False  # a new register's row, written by a batch (its id unknown)
         if row is None:
             self.id = None
             self.last_period = None
@@ -491,9 +499,9 @@ class _Register:
         recent = row[18]
         # The JSON text as stored, kept up to date while months are appended (see
         # _json_appended) so that writing the register back needs no json.dumps.
-        if isinstance(recent, str):
+        if type(recent) is str:
             self.recent_text = recent
-            recent = json.loads(recent) if recent != "[]" else ()
+            recent = _json_load(recent) if recent != "[]" else ()
         else:
             self.recent_text = None
         self.recent = tuple(map(tuple, recent or ()))
@@ -501,15 +509,34 @@ class _Register:
         self.id = row[9]
         self.last_period = decode.day(row[13])
         quantity, moment = decode.quantity, decode.moment
-        self.state = RegisterState(
-            last_value=quantity(row[11]),
-            last_taken_at=moment(row[12]),
-            last_real_value=quantity(row[14]),
-            last_real_taken_at=moment(row[15]),
-            recent=(),  # see the class docstring
-            estimated_periods=row[16] or 0,
-            estimated_quantity=quantity(row[17]) or validation.ZERO,
+        text, real_text = row[11], row[14]
+        last_value = quantity(text)
+        last_real_value = (
+            last_value if type(text) is str and real_text == text else quantity(real_text)
         )
+        text, real_text = row[12], row[15]
+        last_taken_at = moment(text)
+        self.state = RegisterState(
+            last_value,
+            last_taken_at,
+            last_real_value,
+            last_taken_at if type(text) is str and real_text == text else moment(real_text),
+            (),  # see the class docstring
+            row[16] or 0,
+            quantity(row[17]) or validation.ZERO,
+        )
+
+
+_json_scan = json.JSONDecoder().scan_once
+
+
+def _json_load(text: str):
+    """json.loads, without its Python layers for the usual text (no surrounding space)."""
+    try:
+        value, end = _json_scan(text, 0)
+    except StopIteration:
+        end = -1
+    return value if end == len(text) else json.loads(text)
 
 
 class _Meter:
@@ -556,8 +583,10 @@ def readings_import(
     job = _Job(actor_id=actor_id, progress=progress, chunk_rows=chunk_rows)
     refusal: dict | None = None
     applied = False
+    immediate: list[str] = []
     try:
         with transaction.atomic():
+            immediate = _checks_immediate()
             job.run(stream)
             if dry_run or (job.error_count and not skip_invalid):
                 raise _RollBack
@@ -573,6 +602,9 @@ def readings_import(
         refusal = FileRefused(
             "database", line=job.chunk_first, first=job.chunk_first, last=job.chunk_last
         ).as_error()
+
+    finally:
+        _checks_deferred(immediate)
 
     if refusal is not None:
         record.status = ReadingImport.Status.REFUSED
@@ -596,6 +628,35 @@ def readings_import(
     record.save()
     record.timings = dict(job.timings)  # seconds per phase, for the benchmark
     return record
+
+
+def _checks_immediate() -> list[str]:
+    """PostgreSQL: the foreign keys of the rows an import writes are checked at the end of
+    each statement, not all at commit (Django makes them DEFERRABLE INITIALLY DEFERRED): the
+    same checks, but made while the next chunk is decided, and without a queue of a million
+    pending checks. Returns the constraints switched (see _checks_deferred)."""
+    if connection.vendor != "postgresql":
+        return []
+    tables = [Reading._meta.db_table, MeterRegister._meta.db_table]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.conname FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
+            "WHERE t.relname = ANY(%s) AND c.contype = 'f' AND c.condeferrable "
+            "AND c.condeferred AND pg_table_is_visible(t.oid)",
+            [tables],
+        )
+        names = [connection.ops.quote_name(row[0]) for row in cursor.fetchall()]
+        if names:
+            cursor.execute(f"SET CONSTRAINTS {', '.join(names)} IMMEDIATE")
+    return names
+
+
+def _checks_deferred(names: list[str]) -> None:
+    """Back to their initial mode, when the import ran inside a longer transaction (else its
+    end reset them)."""
+    if names and connection.in_atomic_block and not connection.needs_rollback:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET CONSTRAINTS {', '.join(names)} DEFERRED")
 
 
 class _Job:
@@ -625,6 +686,9 @@ class _Job:
         self.interval_span: list[datetime] = []
         self.chunk_first = self.chunk_last = 0
         self.temp_table = False
+        self.pipeline: _Pipeline
+        self.waiting: _Chunk | None = None  # parsed, its meters being read
+        self.live: dict[tuple[int, str], _Register] = {}  # the last decided chunk's registers
 
     # -- the file -----------------------------------------------------------------------------
 
@@ -633,9 +697,16 @@ class _Job:
         # cycle collector would only walk them over and over (a fifth of the time).
         collecting = gc.isenabled()
         gc.disable()
+        self.pipeline = _Pipeline(connections[DEFAULT_DB_ALIAS])
         try:
             self._run(stream)
+        except DatabaseError:
+            if self.pipeline.failed_lines != (0, 0):
+                self.chunk_first, self.chunk_last = self.pipeline.failed_lines
+            raise
         finally:
+            self.pipeline.close()  # before the transaction ends, whichever way
+            self.timings["database, alongside"] = self.pipeline.busy
             if collecting:
                 gc.enable()
 
@@ -681,6 +752,11 @@ class _Job:
             ) from exc
         if chunk:
             self._chunk(chunk, columns)
+        self._settle(self.waiting)  # the last chunk
+        self.waiting = None
+        started = time.perf_counter()
+        self.pipeline.settle()
+        self.timings["write"] += time.perf_counter() - started
         self._flush_errors()
         if not self.rows_read:
             raise FileRefused("no_rows", line=header_offset + 1)
@@ -800,35 +876,67 @@ class _Job:
     # -- one chunk ----------------------------------------------------------------------------
 
     def _chunk(self, chunk: list, columns: dict[str, int]) -> None:
-        """Read the chunk's meters, decide its readings in memory, write them."""
+        """A chunk is parsed: have its meters read, and decide and write the one before.
+
+        The chunk's meters are read before the previous chunk's rows are written (the worker
+        thread reads while this one decides): the registers that chunk moved are taken from
+        memory (``live``), not from the rows read."""
         rows = [row for row in chunk if row is not None]
-        if not rows:
-            return
-        self.chunk_first, self.chunk_last = rows[0][0], rows[-1][0]
+        errors, self.pending = self.pending, []  # the chunk's format errors
+        pipeline = self.pipeline
+        if self.waiting is not None:
+            pipeline.start()  # a second chunk: from now on, alongside
         good = [row for row in rows if row[1] is not None]
+        serials = list({row[1] for row in good})
+        lines = (rows[0][0], rows[-1][0]) if rows else (0, 0)
+        loading = (
+            pipeline.submit(self._fetch, serials, "account" in columns, lines=lines)
+            if serials
+            else None
+        )
+        previous, self.waiting = self.waiting, _Chunk(good, errors, loading, lines)
+        self._settle(previous)
+
+    def _settle(self, chunk: _Chunk | None) -> None:
+        """Decide a chunk whose meters were read and hand its rows to write."""
+        if chunk is None:
+            return
+        self.chunk_first, self.chunk_last = chunk.lines
         clock = time.perf_counter
         started = clock()
-        meters = self._load(list({row[1] for row in good}), "account" in columns)
+        fetched = self.pipeline.result(chunk.loading) if chunk.loading is not None else []
+        meters = self._build(fetched, self.live)
         loaded = clock()
-        readings, true_ups = self._decide(good, meters)
+        readings, true_ups = self._decide(chunk.rows, meters)
         decided = clock()
-        self._write(self._batch(readings, true_ups))
+        # What this chunk leaves in memory, for the next one (see _chunk).
+        self.live = {
+            (meter.id, name): register
+            for meter in meters.values()
+            for name, register in meter.registers.items()
+        }
+        batch = self._batch(readings, true_ups)
+        self.pipeline.check()
+        self.pipeline.submit(self._write, batch, lines=chunk.lines)
+        if true_ups:  # rare (a real reading after estimates): in this thread, in order
+            self.pipeline.settle()
+            self._write_true_ups(true_ups)
         timings = self.timings
         timings["load"] += loaded - started
         timings["decide"] += decided - loaded
         timings["write"] += clock() - decided
+        self.pending = chunk.errors + self.pending
         self._flush_errors()
 
     def _history(self, recent: tuple) -> tuple[Decimal, ...]:
-        """`state.recent_values` of the register's recent months (parsing stored text)."""
-        numbers, number = self.decode.numbers, self.decode.number
-        out = []
-        for _key, use in recent:
-            if type(use) is str:
-                found = numbers.get(use)
-                use = found if found is not None else number(use)
-            out.append(use)
-        return tuple(out)
+        """`state.recent_values` of the register's recent months (parsing stored text as
+        `state.recent_from_json` does)."""
+        return tuple(
+            [
+                Decimal(use) if type(use) is str else use if type(use) is Decimal else _dec(use)
+                for _key, use in recent
+            ]
+        )
 
     def _parsed(self, recent: tuple) -> tuple:
         return tuple(zip((k for k, _v in recent), self._history(recent), strict=True))
@@ -838,6 +946,7 @@ class _Job:
         state_after = register_state.state_after
         recent_add = register_state.recent_add
         history = self._history
+        set_recent = _SET_RECENT
         accepted_status = validation.ACCEPTED
         rejected_status = validation.REJECTED
         now, rules = self.now, self.rules
@@ -846,10 +955,11 @@ class _Job:
         counts, reasons = self.counts, self.reasons
         actor_id, created = self.actor_id, self.now
         readings: list[tuple] = []
+        append = readings.append
         true_ups: list[tuple] = []
-        uuids = _uuid4s(len(rows))
+        uuids = uuid7s(len(rows))  # time-ordered: the unique index grows at its right edge
         for row, public_id in zip(rows, uuids, strict=True):
-            line, serial, name, (stored, value), when, account = row
+            line, serial, name, values, when, account = row
             meter = meters.get(serial)
             if meter is None:
                 self._error(line, "serial", "unknown_meter", serial=serial)
@@ -868,7 +978,7 @@ class _Job:
             if account and _account_key(account) != meter.account_number:
                 self._error(line, "account", "account_mismatch", serial=serial, account=account)
                 continue
-            key = (register.index << 64) | (when.key + (1 << 62))
+            key = (register.index << 64) | when.key
             first = seen.get(key)
             if first is not None:
                 self._error(line, "", "duplicate_row", line=first)
@@ -877,8 +987,9 @@ class _Job:
             before = register.state
             if not register.fresh:
                 # `before` is private to this import: give it the register's recent use.
-                object.__setattr__(before, "recent", history(register.recent))
+                set_recent(before, history(register.recent))
                 register.fresh = True
+            stored, value = values
             verdict = validate(
                 raw_value=value,
                 taken_at=when.local,
@@ -893,50 +1004,53 @@ class _Job:
             codes = verdict.reasons
             if codes:
                 reasons.update(codes)
-            readings.append(
+            period = verdict.period
+            consumption = verdict.consumption
+            append(
                 (
                     public_id,
                     meter.id,
                     register.name,
                     stored,
                     when.utc,
-                    verdict.period,
-                    verdict.consumption,
+                    period,
+                    consumption,
                     verdict.rolled_over,
                     SOURCE,
                     status,
-                    ",".join(codes),
+                    ",".join(codes) if codes else "",
                     actor_id,
                     "",
                     created,
                 )
             )
+            if status == rejected_status:
+                continue
             if (
                 meter.water
-                and status != rejected_status
                 and before.last_taken_at is not None
-                and when.utc - before.last_taken_at <= ONE_DAY
+                and before.last_taken_at >= when.day_before  # within a day before
             ):
                 self._interval(meter, when)
             if status != accepted_status:
                 continue
-            consumption = verdict.consumption
             after = state_after(
                 before, value=stored, taken_at=when.utc, consumption=consumption, estimate=False
             )
             if consumption is not None:
                 old = register.recent
                 try:
-                    recent = recent_add(old, verdict.period, consumption)
+                    recent = recent_add(old, period, consumption)
                 except TypeError:  # this month is on record, as text: parse the months
-                    recent = recent_add(self._parsed(old), verdict.period, consumption)
+                    recent = recent_add(self._parsed(old), period, consumption)
                 register.recent = recent
                 if register.recent_text is not None:
                     register.recent_text = _json_appended(register.recent_text, old, recent)
                 register.fresh = False  # `after` has the months before this reading
             register.state = after
-            if register.last_period is None or verdict.period > register.last_period:
-                register.last_period = verdict.period
+            last_period = register.last_period
+            if last_period is None or period > last_period:
+                register.last_period = period
             if not register.dirty:
                 register.dirty = True
                 touched.append(register)
@@ -946,13 +1060,17 @@ class _Job:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def _select(self) -> tuple[str, str]:
-        """SQLite: the meters joined to their registers (one query, the join walks the
-        registers' meter index). PostgreSQL: the meters, and then their registers by meter id
-        (its planner would hash-join against every register row otherwise)."""
-        quote = connection.ops.quote_name
+    def _select(self, with_accounts: bool) -> tuple[str, str]:
+        """SQLite: the meters joined to their registers, as one JSON text (one query, the join
+        walks the registers' meter index; one row out, so the worker thread hands the GIL
+        back once, not once a row). PostgreSQL: the meters, and then their registers by
+        meter id (its planner would hash-join against every register row otherwise)."""
+        from civicdesk.registry.models import PersonalAccount
+
+        quote = self.pipeline.wrapper.ops.quote_name  # (in the worker thread)
         meter_table = quote(Meter._meta.db_table)
         register_table = quote(MeterRegister._meta.db_table)
+        account_table = quote(PersonalAccount._meta.db_table)
         columns = [
             "m.id",
             "m.serial",
@@ -974,6 +1092,9 @@ class _Job:
             "r.estimated_quantity",
             "r.recent",
         ]
+        joins = f"FROM {meter_table} m "
+        if with_accounts:
+            joins += f"LEFT JOIN {account_table} a ON a.id = m.account_id "
         if self.postgres:
             # Text, parsed here once per distinct value (see _Decoder); times in UTC,
             # whatever the session's DateStyle.
@@ -981,35 +1102,34 @@ class _Job:
             for column in ("r.last_taken_at", "r.last_real_taken_at"):
                 columns[columns.index(column)] = utc.format(column)
             columns[-1] = "r.recent::text"  # see _Register.recent_text
-        else:  # text, parsed here once per distinct value (see _Decoder)
-            as_text = {"r.last_value", "r.last_taken_at", "r.last_period", "r.last_real_value"}
-            as_text |= {"r.last_real_taken_at", "r.estimated_quantity", "m.installed_on"}
-            columns = [f"CAST({c} AS TEXT)" if c in as_text else c for c in columns]
-        if self.postgres:
-            meters = ", ".join(columns[:9])
+            meters = ", ".join([*columns[:9], "a.number" if with_accounts else "''"])
             registers = ", ".join(["r.meter_id", *columns[9:]])
             return (
-                f"SELECT {meters} FROM {meter_table} m ",  # noqa: S608 - model names
+                f"SELECT {meters} {joins}",
                 f"SELECT {registers} FROM {register_table} r ",  # noqa: S608
             )
+        # Text, parsed here once per distinct value (see _Decoder).
+        as_text = {"r.last_value", "r.last_taken_at", "r.last_period", "r.last_real_value"}
+        as_text |= {"r.last_real_taken_at", "r.estimated_quantity", "m.installed_on"}
+        as_text |= {"m.multiplier"}
+        columns = [f"CAST({c} AS TEXT)" if c in as_text else c for c in columns]
+        columns.append("a.number" if with_accounts else "''")
         return (
-            f"SELECT {', '.join(columns)} FROM {meter_table} m "  # noqa: S608 - model names
+            f"SELECT json_group_array(json_array({', '.join(columns)})) {joins}"
             f"LEFT JOIN {register_table} r ON r.meter_id = m.id ",
             "",
         )
 
-    def _load(self, serials: list[str], with_accounts: bool) -> dict[str, _Meter]:
-        """The chunk's meters by serial, each with its registers (stored state, or an empty
-        one for a register never read)."""
-        if not serials:
-            return {}
-        select, select_registers = self._select()
-        rows: list = []
-        with connection.cursor() as cursor:
+    def _fetch(self, serials: list[str], with_accounts: bool) -> list:
+        """The stored rows of the chunk's meters and registers (in the worker thread: the
+        driver's connection, no Django query). SQLite: JSON texts (see _select)."""
+        select, select_registers = self._select(with_accounts)
+        cursor = self.pipeline.driver.cursor()
+        try:
             if self.postgres:
                 # Lock the meters, as the services do, so no reading of them is decided
                 # meanwhile against a state this import is about to change.
-                cursor.execute(select + "WHERE m.serial = ANY(%s) FOR UPDATE", [serials])
+                cursor.execute(select + "WHERE m.serial = ANY(%s) FOR UPDATE OF m", [serials])
                 found = cursor.fetchall()
                 cursor.execute(
                     select_registers + "WHERE r.meter_id = ANY(%s)", [[m[0] for m in found]]
@@ -1018,16 +1138,30 @@ class _Job:
                 for register in cursor.fetchall():
                     registers.setdefault(register[0], []).append(register[1:])
                 no_register = (None,) * 10
-                rows = [
-                    meter + register
+                return [
+                    (*meter[:9], *register, meter[9])
                     for meter in found
                     for register in registers.get(meter[0], (no_register,))
                 ]
-            else:
-                for part in _slices(serials, _sqlite_in_limit()):
-                    marks = ", ".join(["%s"] * len(part))
-                    cursor.execute(select + f"WHERE m.serial IN ({marks})", part)
-                    rows.extend(cursor.fetchall())
+            texts = []
+            for part in _slices(serials, _sqlite_in_limit(self.pipeline.driver)):
+                marks = ", ".join(["?"] * len(part))
+                cursor.execute(select + f"WHERE m.serial IN ({marks})", part)
+                texts.append(cursor.fetchone()[0])
+            return texts
+        finally:
+            cursor.close()
+
+    def _build(self, fetched: list, live: dict) -> dict[str, _Meter]:
+        """The chunk's meters by serial, each with its registers: as the previous chunk left
+        them (``live``: its writes may not have reached the rows read), else as stored, else
+        an empty state for a register never read."""
+        if self.postgres:
+            rows = fetched
+        else:
+            rows = []
+            for text in fetched:
+                rows.extend(_json_load(text))
         facts_cache = self.facts_cache
         decode = self.decode
         loaded: dict[str, _Meter] = {}
@@ -1046,29 +1180,18 @@ class _Job:
                     )
                     facts_cache[facts_key] = facts
                 meter = loaded[serial] = _Meter(row[0], serial, facts, row[7], row[8])
+                if row[19]:
+                    meter.account_number = _account_key(row[19])
                 for name in REGISTERS[row[2]]:
-                    meter.registers[name] = None  # type: ignore[assignment]
+                    meter.registers[name] = live.get((row[0], name))  # type: ignore[arg-type]
             name = row[10]
-            if name is not None and name in meter.registers:
+            if name is not None and name in meter.registers and meter.registers[name] is None:
                 meter.registers[name] = _Register(meter.id, name, row, decode)
         for meter in loaded.values():
             for name, register in meter.registers.items():
                 if register is None:
                     meter.registers[name] = _Register(meter.id, name, None, decode)
-        if with_accounts:
-            self._account_numbers(loaded)
         return loaded
-
-    def _account_numbers(self, meters: dict[str, _Meter]) -> None:
-        from civicdesk.registry.models import PersonalAccount
-
-        ids = list({m.account_id for m in meters.values() if m.account_id is not None})
-        numbers = {}
-        for part in _slices(ids, _sqlite_in_limit() if not self.postgres else 50_000):
-            numbers.update(PersonalAccount.objects.filter(pk__in=part).values_list("pk", "number"))
-        for meter in meters.values():
-            if meter.account_id is not None:
-                meter.account_number = _account_key(numbers.get(meter.account_id, ""))
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -1102,7 +1225,8 @@ class _Job:
             recent = register.recent_text
             if recent is None:
                 recent = dumps(to_json(register.recent))
-            if register.id is None:
+            if register.id is None and not register.inserted:
+                register.inserted = True  # by this batch: later ones update it
                 batch.created.append(
                     (
                         register.meter_id,
@@ -1117,85 +1241,109 @@ class _Job:
                         recent if postgres else to_json(register.recent),  # JSON text: COPY
                     )
                 )
-            elif postgres:
-                batch.changed.append(  # as text: what COPY would make of them, made faster
-                    (
-                        register.id,
-                        str(s.last_value) if s.last_value is not None else None,
-                        as_text(s.last_taken_at),
-                        as_text(register.last_period),
-                        str(s.last_real_value) if s.last_real_value is not None else None,
-                        as_text(s.last_real_taken_at),
-                        s.estimated_periods,
-                        str(s.estimated_quantity),
-                        recent,
-                    )
-                )
-            else:
-                batch.changed.append(
-                    (
-                        s.last_value,
-                        as_text(s.last_taken_at),
-                        as_text(register.last_period),
-                        s.last_real_value,
-                        as_text(s.last_real_taken_at),
-                        s.estimated_periods,
-                        s.estimated_quantity,
-                        recent,
-                        register.id,
-                    )
-                )
+                continue
+            # As text: what COPY, or SQLite's column affinity, would make of the values.
+            row = (
+                str(s.last_value) if s.last_value is not None else None,
+                as_text(s.last_taken_at),
+                as_text(register.last_period),
+                str(s.last_real_value) if s.last_real_value is not None else None,
+                as_text(s.last_real_taken_at),
+                s.estimated_periods,
+                str(s.estimated_quantity),
+                recent,
+            )
+            if register.id is not None:
+                batch.changed.append((*row, register.id))
+            else:  # made by an earlier batch: its id is not known here
+                batch.changed_new.append((*row, register.meter_id, register.name))
         self.touched = []
         return batch
 
     def _write(self, batch: _Batch) -> None:
-        if batch.readings:
-            bulk_insert(Reading, READING_FIELDS, batch.readings)
-        if batch.created:
-            bulk_insert(MeterRegister, REGISTER_FIELDS, batch.created)
-        if batch.changed:
-            if self.postgres:
-                self._update_registers_postgres(batch.changed)
-            else:
-                self._update_registers_sqlite(batch.changed)
-        if batch.true_ups:
-            self._write_true_ups(batch.true_ups)
+        """In the worker thread (see _Pipeline): the batch's rows, in order."""
+        cursor = self.pipeline.driver.cursor()
+        try:
+            using = (self.pipeline.wrapper, cursor)
+            if batch.readings:
+                bulk_insert(Reading, READING_FIELDS, batch.readings, using=using)
+            if batch.created:
+                bulk_insert(MeterRegister, REGISTER_FIELDS, batch.created, using=using)
+            if batch.changed or batch.changed_new:
+                if self.postgres:
+                    self._update_registers_postgres(cursor, batch)
+                else:
+                    self._update_registers_sqlite(cursor, batch)
+        finally:
+            cursor.close()
 
-    def _update_registers_sqlite(self, rows: list[tuple]) -> None:
-        table = connection.ops.quote_name(MeterRegister._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"UPDATE {table} SET last_value = %s, last_taken_at = %s, "  # noqa: S608
-                "last_period = %s, last_real_value = %s, last_real_taken_at = %s, "
-                "estimated_periods = %s, estimated_quantity = %s, recent = %s WHERE id = %s",
-                rows,
+    _REGISTER_SET = (
+        "last_value = {0}, last_taken_at = {1}, last_period = {2}, last_real_value = {3}, "
+        "last_real_taken_at = {4}, estimated_periods = {5}, estimated_quantity = {6}, "
+        "recent = {7}"
+    )
+
+    def _update_registers_sqlite(self, cursor, batch: _Batch) -> None:
+        """One statement for all the batch's registers, their values as one JSON text (one
+        step of the SQLite library, which releases the GIL meanwhile: an executemany would
+        take the GIL back after every row, waiting for the thread deciding the next chunk)."""
+        table = self.pipeline.wrapper.ops.quote_name(MeterRegister._meta.db_table)
+        values = self._REGISTER_SET.format(*(f"v.value ->> {i}" for i in range(8)))
+        if batch.changed:
+            cursor.execute(
+                f"UPDATE {table} AS r SET {values} FROM json_each(?) AS v "  # noqa: S608
+                "WHERE r.id = v.value ->> 8",
+                [json.dumps(batch.changed)],
+            )
+        if batch.changed_new:
+            cursor.execute(
+                f"UPDATE {table} AS r SET {values} FROM json_each(?) AS v "  # noqa: S608
+                "WHERE r.meter_id = v.value ->> 8 AND r.register = v.value ->> 9",
+                [json.dumps(batch.changed_new)],
             )
 
-    def _update_registers_postgres(self, rows: list[tuple]) -> None:
-        table = connection.ops.quote_name(MeterRegister._meta.db_table)
-        with connection.cursor() as cursor:
-            if not self.temp_table:
-                cursor.execute(
-                    "CREATE TEMPORARY TABLE IF NOT EXISTS metering_import_registers ("
-                    "id bigint, last_value numeric(15, 3), last_taken_at timestamptz, "
-                    "last_period date, last_real_value numeric(15, 3), "
-                    "last_real_taken_at timestamptz, estimated_periods smallint, "
-                    "estimated_quantity numeric(15, 3), recent jsonb) ON COMMIT DROP"
-                )
-                self.temp_table = True
-            cursor.execute("TRUNCATE metering_import_registers")
-            with cursor.copy("COPY metering_import_registers FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+    def _update_registers_postgres(self, cursor, batch: _Batch) -> None:
+        table = self.pipeline.wrapper.ops.quote_name(MeterRegister._meta.db_table)
+        if not self.temp_table:
             cursor.execute(
-                f"UPDATE {table} AS r SET last_value = t.last_value, "  # noqa: S608
-                "last_taken_at = t.last_taken_at, last_period = t.last_period, "
-                "last_real_value = t.last_real_value, "
-                "last_real_taken_at = t.last_real_taken_at, "
-                "estimated_periods = t.estimated_periods, "
-                "estimated_quantity = t.estimated_quantity, recent = t.recent "
+                "CREATE TEMPORARY TABLE IF NOT EXISTS metering_import_registers ("
+                "last_value numeric(15, 3), last_taken_at timestamptz, "
+                "last_period date, last_real_value numeric(15, 3), "
+                "last_real_taken_at timestamptz, estimated_periods smallint, "
+                "estimated_quantity numeric(15, 3), recent jsonb, id bigint, "
+                "meter_id bigint, register varchar(2)) ON COMMIT DROP"
+            )
+            self.temp_table = True
+        values = self._REGISTER_SET.format(
+            *(
+                f"t.{c}"
+                for c in (
+                    "last_value",
+                    "last_taken_at",
+                    "last_period",
+                    "last_real_value",
+                    "last_real_taken_at",
+                    "estimated_periods",
+                    "estimated_quantity",
+                    "recent",
+                )
+            )
+        )
+        cursor.execute("TRUNCATE metering_import_registers")
+        rows = [(*row, None, None) for row in batch.changed]
+        rows += [(*row[:8], None, *row[8:]) for row in batch.changed_new]
+        copy_rows(cursor, "COPY metering_import_registers FROM STDIN", 11, rows)
+        if batch.changed:
+            cursor.execute(
+                f"UPDATE {table} AS r SET {values} "  # noqa: S608
                 "FROM metering_import_registers AS t WHERE r.id = t.id AND r.id = ANY(%s)",
-                [[row[0] for row in rows]],  # lets the planner walk the primary key
+                [[row[-1] for row in batch.changed]],  # lets the planner walk the primary key
+            )
+        if batch.changed_new:
+            cursor.execute(
+                f"UPDATE {table} AS r SET {values} "  # noqa: S608
+                "FROM metering_import_registers AS t WHERE t.id IS NULL "
+                "AND r.meter_id = t.meter_id AND r.register = t.register",
             )
 
     def _write_true_ups(self, true_ups: list[tuple]) -> None:
@@ -1282,16 +1430,123 @@ class _Job:
                 services.night_flow_check(meter=meter, readings=readings.get(meter.pk, []))
 
 
+class _Pipeline:
+    """The import's database work in a second thread, in the order it is handed in, on the
+    same driver connection and so in the same transaction: while it reads the next chunk's
+    meters and writes the last chunk's rows, the first thread parses and decides (the
+    database libraries release the GIL while the database works; its statements are a few
+    large ones per chunk, so the worker rarely waits to take the GIL back).
+
+    Until a file has a second chunk the work is done in the calling thread (``inline``): a
+    small import needs no thread. Nothing else may use the connection while work is under
+    way: `settle` waits for it. The first failure is raised (as Django's database error) to
+    the caller at its next wait, and stops the work handed in after it."""
+
+    def __init__(self, wrapper):
+        wrapper.ensure_connection()
+        self.wrapper = wrapper
+        self.driver = wrapper.connection
+        self.executor: ThreadPoolExecutor | None = None
+        self.futures: list[Future] = []
+        self.failed = False
+        self.failed_lines = (0, 0)
+        self.busy = 0.0  # seconds of work done (in either thread)
+
+    def start(self) -> None:
+        """From now on, in the worker thread."""
+        if self.executor is None:
+            self.executor = ThreadPoolExecutor(1, thread_name_prefix="reading-import")
+
+    def submit(self, work: Callable, *args, lines: tuple[int, int] = (0, 0)) -> Future:
+        if self.executor is None:
+            future: Future = Future()
+            try:
+                future.set_result(self._run(work, args))
+            except Exception as exc:
+                future.set_exception(exc)
+        else:
+            future = self.executor.submit(self._run, work, args)
+        future.lines = lines  # type: ignore[attr-defined]
+        self.futures.append(future)
+        return future
+
+    def _run(self, work: Callable, args: tuple):
+        if self.failed:
+            raise _Skipped
+        started = time.perf_counter()
+        try:
+            with self.wrapper.wrap_database_errors:
+                return work(*args)
+        except BaseException:
+            self.failed = True
+            raise
+        finally:
+            self.busy += time.perf_counter() - started
+
+    def check(self) -> None:
+        """Raise the first failure of the work done so far, if any."""
+        futures = self.futures
+        while futures and futures[0].done():
+            self._result(futures.pop(0))
+
+    def settle(self) -> None:
+        """Wait for all the work handed in; raise its first failure."""
+        while self.futures:
+            self._result(self.futures.pop(0))
+
+    def result(self, future: Future):
+        """Wait for ``future`` (and the work handed in before it); raise the first failure."""
+        if future in self.futures:
+            while self.futures:
+                first = self.futures.pop(0)
+                self._result(first)
+                if first is future:
+                    break
+        else:  # seen done by `check`
+            self._result(future)
+        return future.result()
+
+    def _result(self, future: Future) -> None:
+        error = future.exception()
+        if error is not None and not isinstance(error, _Skipped):
+            self.failed_lines = future.lines  # type: ignore[attr-defined]
+            raise error
+
+    def close(self) -> None:
+        """Stop: wait for the work under way, drop what has not started."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None
+        self.futures = []
+
+
+class _Skipped(Exception):
+    """Work not done because earlier work failed."""
+
+
+class _Chunk:
+    """A parsed chunk waiting for its meters: its good rows, format errors, the read."""
+
+    __slots__ = ("errors", "lines", "loading", "rows")
+
+    def __init__(self, rows: list, errors: list, loading: Future | None, lines: tuple):
+        self.rows = rows
+        self.errors = errors
+        self.loading = loading
+        self.lines = lines
+
+
 class _Batch:
     """One chunk's rows to write."""
 
-    __slots__ = ("changed", "created", "readings", "true_ups")
+    __slots__ = ("changed", "changed_new", "created", "readings", "true_ups")
 
     def __init__(self, readings: list[tuple], true_ups: list[tuple]):
         self.readings = readings
         self.true_ups = true_ups
         self.created: list[tuple] = []  # new register rows
-        self.changed: list[tuple] = []  # register rows to update
+        self.changed: list[tuple] = []  # register rows to update, by id
+        self.changed_new: list[tuple] = []  # ... made by an earlier batch: by meter, register
 
 
 class _Prepend:
@@ -1342,41 +1597,17 @@ def _naive_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
-def _uuid4s(count: int) -> list[uuid.UUID]:
-    """``count`` random (version 4) UUIDs, from one read of the system's random source, in
-    ascending order: still random identifiers, but a chunk's rows then go into the unique
-    index in its order, leaf after leaf, instead of all over it."""
-    raw = os.urandom(16 * count)
-    make = uuid.UUID
-    out = []
-    for start in range(0, 16 * count, 16):
-        number = int.from_bytes(raw[start : start + 16], "big")
-        number = (number & ~(0xF000 << 64)) | (4 << 76)  # version 4
-        number = (number & ~(0xC000 << 48)) | (0x8000 << 48)  # RFC 4122 variant
-        out.append(number)
-    out.sort()
-    # UUID(int=...) checks what we just made sure of; set the two slots directly.
-    new, set_slot, unknown = object.__new__, object.__setattr__, uuid.SafeUUID.unknown
-    made = []
-    for number in out:
-        value = new(make)
-        set_slot(value, "int", number)
-        set_slot(value, "is_safe", unknown)
-        made.append(value)
-    return made
-
-
 def _slices(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _sqlite_in_limit() -> int:
+def _sqlite_in_limit(driver) -> int:
     """Values per ``IN`` list on SQLite: below the connection's variable limit."""
     try:
         import sqlite3
 
-        limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     except (AttributeError, TypeError):
         limit = 999
     return max(100, min(limit - 10, 30_000))
