@@ -127,6 +127,21 @@ class Pagination(PageNumberPagination):
             )
         return int(value)
 
+    def get_page_number(self, request, paginator):
+        """A page that is given must be a whole number from 1 (or "last"); an empty or malformed
+        one is an error, not page 1."""
+        raw = request.query_params.getlist(self.page_query_param)
+        if not raw:
+            return 1
+        value = raw[-1]
+        if value in self.last_page_strings:
+            return paginator.num_pages
+        if len(raw) > 1 or not value.isascii() or not value.isdigit() or int(value) < 1:
+            raise exceptions.ValidationError(
+                {self.page_query_param: [_("Give a whole number from 1.")]}
+            )
+        return int(value)
+
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:

@@ -87,10 +87,10 @@ def test_compiled_catalogue_is_current(language):
     po = LOCALE / language / "LC_MESSAGES" / "django.po"
     mo = po.with_suffix(".mo")
     assert mo.exists(), f"{mo} is missing: run `make messages`"
-    compiled = {e.msgid: e.msgstr for e in polib.mofile(str(mo)) if not e.msgid_plural}
+    compiled = {(e.msgctxt, e.msgid): e.msgstr for e in polib.mofile(str(mo)) if not e.msgid_plural}
     stale = [
         e.msgid
         for e in polib.pofile(str(po)).translated_entries()
-        if not e.msgid_plural and compiled.get(e.msgid) != e.msgstr
+        if not e.msgid_plural and compiled.get((e.msgctxt, e.msgid)) != e.msgstr
     ]
     assert not stale, f"{language}: run `make messages`; stale: {stale[:10]}"

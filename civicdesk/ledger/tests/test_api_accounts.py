@@ -107,6 +107,9 @@ def test_transactions_go_back_four_years_with_filters(history, make_user):
         ({"date_from": "2024-01-02", "date_to": "2024-01-01"}, "date_to"),
         ({"service": "beer"}, "service"),
         ({"page_size": "0"}, "page_size"),
+        ({"page": ""}, "page"),
+        ({"page": "0"}, "page"),
+        ({"page": "two"}, "page"),
     ],
 )
 def test_bad_filters_are_named(history, make_user, query, field):

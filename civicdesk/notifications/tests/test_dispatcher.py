@@ -24,16 +24,13 @@ HELP_EN = (
 
 @pytest.fixture
 def register():
-    """dispatcher.register for the test; every handler it added is unregistered afterwards."""
-    names: list[str] = []
+    """dispatcher.register for a test of the dispatcher alone: the apps' own handlers (e.g.
+    meter readings) step aside and come back afterwards, with nothing the test added."""
+    saved = list(dispatcher._handlers)
+    dispatcher._handlers.clear()
 
-    def add(name, handler, **options):
-        dispatcher.register(name, handler, **options)
-        names.append(name)
-
-    yield add
-    for name in names:
-        dispatcher.unregister(name)
+    yield dispatcher.register
+    dispatcher._handlers[:] = saved
 
 
 @pytest.fixture
