@@ -355,7 +355,7 @@ REST_FRAMEWORK = {
         "anon": os.environ.get("API_THROTTLE_ANON", "120/min"),
         "user": os.environ.get("API_THROTTLE_USER", "1200/min"),
         "auth": os.environ.get("API_THROTTLE_AUTH", "20/min"),
-        "sms": os.environ.get("API_THROTTLE_SMS", "6000/min"),
+        "sms": os.environ.get("API_THROTTLE_SMS", "30000/min"),
     },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "civicdesk.core.api.problem_exception_handler",

@@ -59,7 +59,8 @@ DEFAULTS: dict[str, dict] = {
     },
     "za": {
         "sms_grammars": ["spaced", "glued", "hash"],
-        "sms_codes": {"W": "cold_water", "HW": "hot_water", "E": "electricity", "G": "gas"},
+        # CW cold water, HW hot water, EL electricity, G gas: what the help SMS shows.
+        "sms_codes": {"CW": "cold_water", "HW": "hot_water", "EL": "electricity", "G": "gas"},
         "sms_keywords": ["READ", "METER"],
         "window_start_day": 1,
         "window_end_day": 31,

@@ -14,11 +14,15 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from civicdesk.core.identifiers import uuid7
 from civicdesk.core.models import TimeStampedModel
 
 QUANTITY = {"max_digits": 15, "decimal_places": 3}
@@ -70,9 +74,20 @@ REGISTER_LABELS = {
 }
 
 
+class MeteringSettingsQuerySet(models.QuerySet):
+    """A bulk change of the settings clears their cache, as saving one does (deleting sends
+    post_delete for each row)."""
+
+    def update(self, **kwargs):
+        changed = super().update(**kwargs)
+        _metering_settings_forget()
+        return changed
+
+
 class MeteringSettings(models.Model):
     """The operator's metering rules. One row; `selectors.metering_settings()` creates it with
-    the jurisdiction's defaults (`jurisdictions.py`) the first time it is asked for."""
+    the jurisdiction's defaults (`jurisdictions.py`) the first time it is asked for, and caches
+    it (cleared whenever it is saved)."""
 
     class OutsideWindow(models.TextChoices):
         NEXT_PERIOD = "next_period", _("Accept it for the next period")
@@ -172,12 +187,199 @@ class MeteringSettings(models.Model):
         _("remind residents this many days before a meter's verification is due"), default=30
     )
 
+    objects = MeteringSettingsQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("metering settings")
         verbose_name_plural = _("metering settings")
 
     def __str__(self) -> str:
         return str(_("Metering settings"))
+
+    def clean(self) -> None:
+        """What the fields cannot check alone: SMS codes, formats and keywords the parser can
+        use, the window, the estimation limits and the norms (`settings_problems`)."""
+        super().clean()
+        errors = settings_problems(self)
+        if errors:
+            raise ValidationError(errors)
+
+
+def _metering_settings_forget() -> None:
+    from civicdesk.metering.selectors import metering_settings_forget
+
+    metering_settings_forget()
+
+
+@receiver(post_save, sender=MeteringSettings, dispatch_uid="metering-settings-saved")
+@receiver(post_delete, sender=MeteringSettings, dispatch_uid="metering-settings-deleted")
+@receiver(post_save, sender="registry.Operator", dispatch_uid="metering-settings-operator")
+@receiver(post_delete, sender="registry.Operator", dispatch_uid="metering-settings-operator-d")
+def _metering_settings_changed(sender, **kwargs) -> None:
+    """The cached settings (`selectors.metering_settings`) are gone once they or the operator
+    change."""
+    _metering_settings_forget()
+
+
+NORM_BASES = ("per_occupant", "per_m2")
+
+
+def _decimal_or_none(raw) -> Decimal | None:
+    from decimal import InvalidOperation
+
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)):
+        return None
+    try:
+        value = Decimal(str(raw).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return value if value.is_finite() else None
+
+
+def settings_problems(settings_row: MeteringSettings) -> dict[str, list[str]]:
+    """The settings' problems by field, in the active language; empty when usable."""
+    from civicdesk.metering import sms
+
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, message) -> None:
+        errors.setdefault(field, []).append(message)
+
+    resources = dict(Resource.choices)
+    known_resources = ", ".join(Resource.values)
+
+    # SMS formats
+    grammars = settings_row.sms_grammars
+    if not isinstance(grammars, list) or not all(isinstance(g, str) for g in grammars):
+        add(
+            "sms_grammars",
+            _("Give a list of SMS formats: any of %(formats)s.")
+            % {"formats": ", ".join(sms.GRAMMARS)},
+        )
+    else:
+        for grammar in grammars:
+            if grammar not in sms.GRAMMARS:
+                add(
+                    "sms_grammars",
+                    _("Unknown SMS format %(format)s: the formats are %(formats)s.")
+                    % {"format": grammar, "formats": ", ".join(sms.GRAMMARS)},
+                )
+
+    # SMS codes and keywords
+    codes = settings_row.sms_codes
+    keywords = settings_row.sms_keywords if settings_row.sms_keywords is not None else []
+    if not isinstance(codes, dict):
+        add("sms_codes", _('Give the SMS codes as code → resource, e.g. {"ХВ": "cold_water"}.'))
+        codes = {}
+    for code, resource in codes.items():
+        if not isinstance(resource, str) or resource not in resources:
+            add(
+                "sms_codes",
+                _(
+                    "Code %(code)s is for an unknown resource %(resource)s: the "
+                    "resources are %(resources)s."
+                )
+                % {"code": code, "resource": resource, "resources": known_resources},
+            )
+    if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+        add("sms_keywords", _("Give the SMS keywords as a list of words."))
+        keywords = []
+    code_problems = sms.check_codes(codes)
+    all_problems = sms.check_codes(codes, keywords)
+    for problem in code_problems:
+        if problem.kind == "empty":
+            add("sms_codes", _("An SMS code is empty."))
+        elif problem.kind == "not_letters":
+            add("sms_codes", _("SMS code %(code)s must be letters only.") % {"code": problem.code})
+        else:  # same_as
+            add(
+                "sms_codes",
+                _(
+                    "SMS codes %(code)s and %(other)s read alike (case and letters "
+                    "that look alike, such as Latin X and Cyrillic Х, do not count): "
+                    "keep one."
+                )
+                % {"code": problem.code, "other": problem.other},
+            )
+    for problem in all_problems[len(code_problems) :]:
+        if problem.kind == "keyword_clash":
+            add(
+                "sms_keywords",
+                _(
+                    "Keyword %(keyword)s reads like the SMS code %(code)s: a "
+                    "message could not be told apart."
+                )
+                % {
+                    "keyword": problem.code,
+                    "code": problem.other,
+                },
+            )
+        else:  # not_letters
+            add(
+                "sms_keywords",
+                _("Keyword %(keyword)s must be one or more words of letters.")
+                % {"keyword": problem.code},
+            )
+
+    # The submission window
+    start, end = settings_row.window_start_day, settings_row.window_end_day
+    if isinstance(start, int) and isinstance(end, int) and start > end:
+        add(
+            "window_end_day",
+            _("The window cannot close (day %(end)d) before it opens (day %(start)d).")
+            % {"start": start, "end": end},
+        )
+
+    # Estimation
+    least, averaged = settings_row.estimate_min_months, settings_row.estimate_average_months
+    if isinstance(least, int) and isinstance(averaged, int) and least > averaged:
+        add(
+            "estimate_min_months",
+            _(
+                "The fewest months of history (%(least)d) cannot be more "
+                "than the months averaged (%(averaged)d)."
+            )
+            % {"least": least, "averaged": averaged},
+        )
+    norms = settings_row.norms if settings_row.norms is not None else {}
+    if not isinstance(norms, dict):
+        add(
+            "norms",
+            _('Give the norms as resource → {"per_occupant": "6.935"} or {"per_m2": "0.0142"}.'),
+        )
+        norms = {}
+    for resource, norm in norms.items():
+        if resource not in resources:
+            add(
+                "norms",
+                _("Norm for an unknown resource %(resource)s: the resources are %(resources)s.")
+                % {"resource": resource, "resources": known_resources},
+            )
+            continue
+        label = resources[resource]
+        if not isinstance(norm, dict) or not norm:
+            add(
+                "norms",
+                _('%(resource)s: give {"per_occupant": "6.935"} or {"per_m2": "0.0142"}.')
+                % {"resource": label},
+            )
+            continue
+        for key, raw in norm.items():
+            if key not in NORM_BASES:
+                add(
+                    "norms",
+                    _("%(resource)s: unknown basis %(basis)s (per_occupant or per_m2).")
+                    % {"resource": label, "basis": key},
+                )
+                continue
+            value = _decimal_or_none(raw)
+            if value is None or value < 0:
+                add(
+                    "norms",
+                    _("%(resource)s: %(basis)s must be a number, zero or more.")
+                    % {"resource": label, "basis": key},
+                )
+    return errors
 
 
 class Meter(TimeStampedModel):
@@ -303,8 +505,12 @@ class Reading(models.Model):
         FLAGGED = "flagged", _("Flagged for review")
         REJECTED = "rejected", _("Rejected")
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="readings")
+    # Time-ordered (version 7): new readings go into the unique index at its right-hand edge.
+    public_id = models.UUIDField(default=uuid7, unique=True, editable=False)
+    # Indexed by reading_meter_time (meter, register, taken_at), whose prefix serves the FK.
+    meter = models.ForeignKey(
+        Meter, on_delete=models.PROTECT, related_name="readings", db_index=False
+    )
     register = models.CharField(_("register"), max_length=2, default="T")
     value = models.DecimalField(_("reading"), **QUANTITY)
     taken_at = models.DateTimeField(_("taken at"))
@@ -318,6 +524,8 @@ class Reading(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
     # Machine-readable reason codes (validation.REASONS), comma-separated; "" when accepted.
     reasons = models.CharField(_("reasons"), max_length=200, blank=True, default="", db_default="")
+    # No index on the user columns: every index costs each of a million imported rows, and
+    # "readings by this user" is asked only on a user's deletion (SET NULL).
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("submitted by"),
@@ -325,13 +533,19 @@ class Reading(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     photo = models.FileField(
         _("photo"), upload_to="meter-photos/%Y/%m/", blank=True, default="", db_default=""
     )
-    created_at = models.DateTimeField(_("received at"), db_index=True)
+    created_at = models.DateTimeField(_("received at"))
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
 
@@ -342,7 +556,12 @@ class Reading(models.Model):
         permissions = [("review_reading", _("Can accept or reject flagged readings"))]
         indexes = [
             models.Index(fields=["meter", "register", "taken_at"], name="reading_meter_time"),
-            models.Index(fields=["status", "created_at"], name="reading_status"),
+            # The review queue: only flagged readings are indexed, a few among millions.
+            models.Index(
+                fields=["created_at"],
+                name="reading_flagged",
+                condition=models.Q(status="flagged"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -17,18 +17,35 @@ from civicdesk.metering.models import Meter, MeteringSettings, Reading, Resource
 from civicdesk.metering.validation import Rules, next_period, period_of
 from civicdesk.registry.models import PersonalAccount
 
+METERING_SETTINGS_CACHE_KEY = "civicdesk:metering-settings"
+METERING_SETTINGS_CACHE_SECONDS = 60
+
 
 def metering_settings() -> MeteringSettings | None:
     """The operator's metering settings, created with the jurisdiction's defaults the first
-    time; None when no operator is configured yet."""
+    time; None when no operator is configured yet.
+
+    Read on every reading and every SMS, so it is cached like the operator
+    (`registry.selectors.operator_get`; one operator per installation): saving or deleting
+    the settings (an instance's ``save()``/``delete()`` or a queryset's ``update()``/
+    ``delete()``) or the operator clears the cache, and other processes see a change within
+    METERING_SETTINGS_CACHE_SECONDS. Callers get their own copy: changing it changes nothing
+    until it is saved."""
+    from django.core.cache import cache
+
     from civicdesk.registry.selectors import operator_get
 
+    found = cache.get(METERING_SETTINGS_CACHE_KEY)
+    if found is not None:
+        return found
     operator = operator_get()
     if operator is None:
         return None
     found = MeteringSettings.objects.filter(operator=operator).first()
     if found is not None:
+        cache.set(METERING_SETTINGS_CACHE_KEY, found, METERING_SETTINGS_CACHE_SECONDS)
         return found
+    # Not cached when just made: the surrounding transaction may still roll it back.
     try:
         with transaction.atomic():
             return MeteringSettings.objects.create(
@@ -36,6 +53,18 @@ def metering_settings() -> MeteringSettings | None:
             )
     except IntegrityError:  # created by a concurrent request
         return MeteringSettings.objects.get(operator=operator)
+
+
+def metering_settings_forget() -> None:
+    """Drop the cached settings: now, and again when the surrounding transaction commits, so
+    a concurrent request cannot put the old row back in the cache in between."""
+    from django.core.cache import cache
+
+    def forget() -> None:
+        cache.delete(METERING_SETTINGS_CACHE_KEY)
+
+    forget()
+    transaction.on_commit(forget)
 
 
 def validation_rules(settings: MeteringSettings | None = None) -> Rules:

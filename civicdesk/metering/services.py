@@ -73,10 +73,12 @@ class Outcome:
 
 class ReadingsRejected(Exception):
     """A register's reading was rejected and the caller keeps nothing: nothing was written.
-    ``outcomes`` has every register's verdict (the good ones too, so a form can say which)."""
+    ``outcomes`` has every register's verdict (the good ones too, so a form can say which);
+    ``groups`` the same per meter (`readings_submit_many`'s items)."""
 
-    def __init__(self, outcomes: list[Outcome]):
+    def __init__(self, outcomes: list[Outcome], groups: list[list[Outcome]] | None = None):
         self.outcomes = outcomes
+        self.groups = groups if groups is not None else [outcomes]
         super().__init__("; ".join(f"{o.register}: {o.message}" for o in outcomes if not o.ok))
 
 
@@ -212,9 +214,11 @@ def _aware(taken_at: datetime | None, now: datetime) -> datetime:
     return taken_at
 
 
-def _verdicts(meter, given, taken_at, now, rows, rules) -> list[tuple[str, validation.Verdict]]:
+def _verdicts(
+    meter, given, taken_at, now, rows, rules, local_day: date | None = None
+) -> list[tuple[str, validation.Verdict]]:
     facts = meter_facts(meter)
-    local_day = _local_day(taken_at)
+    local_day = local_day or _local_day(taken_at)
     return [
         (
             register,
@@ -268,11 +272,41 @@ def readings_submit(
     it only once accepted; rejected ones are stored with their reasons when ``keep_rejected``
     (SMS, staff), otherwise any rejection raises ReadingsRejected and nothing is written.
     A real reading after estimates records the true-up; high use raises a consumption alert
-    (and a possible-leak case where the operator wants one).
+    (and a possible-leak case where the operator wants one). The one-meter case of
+    `readings_submit_many`.
     """
-    return _submit(
-        meter=meter,
-        values=values,
+    return _submit_many(
+        items=[(meter, values)],
+        taken_at=taken_at,
+        source=source,
+        submitted_by=submitted_by,
+        photo=photo,
+        keep_rejected=keep_rejected,
+    )[0]
+
+
+@transaction.atomic
+def readings_submit_many(
+    *,
+    items: list[tuple[Meter, dict[str, object]]],
+    taken_at=None,
+    source: str,
+    submitted_by=None,
+    keep_rejected: bool = False,
+    photo=None,
+) -> list[list[Outcome]]:
+    """`readings_submit` for several meters read at once (one SMS names an account's meters):
+    ``items`` is (meter, register → value) per meter; returns each item's outcomes, in order.
+
+    One transaction, set-based: the meters are locked in one query (in primary-key order),
+    their register states read in one, every verdict decided in memory, the readings inserted
+    with one statement and the registers updated with one. The same rules as one meter at a
+    time, in the items' order (a meter named twice is validated the second time against what
+    the first left). Before anything is written: an item's ValidationError (the first one's)
+    is raised; without ``keep_rejected`` any rejected register raises ReadingsRejected with
+    every item's outcomes (``.groups``: per item). ``photo`` is stored with every reading."""
+    return _submit_many(
+        items=items,
         taken_at=taken_at,
         source=source,
         submitted_by=submitted_by,
@@ -281,10 +315,31 @@ def readings_submit(
     )
 
 
-def _submit(
+@dataclass
+class _Planned:
+    """One register's reading decided in memory, before anything is written."""
+
+    register: str
+    verdict: validation.Verdict
+    reading: Reading
+    before: validation.RegisterState
+
+
+REGISTER_STATE_FIELDS = (
+    "last_value",
+    "last_taken_at",
+    "last_period",
+    "last_real_value",
+    "last_real_taken_at",
+    "estimated_periods",
+    "estimated_quantity",
+    "recent",
+)
+
+
+def _submit_many(
     *,
-    meter,
-    values,
+    items,
     taken_at,
     source,
     submitted_by,
@@ -292,69 +347,181 @@ def _submit(
     keep_rejected,
     spike_check: bool = True,
     allow_faulty: bool = False,
-) -> list[Outcome]:
+) -> list[list[Outcome]]:
     _source_checked(source)
     if photo is not None:
         photo_check(photo)
-    meter = Meter.objects.select_for_update(of=("self",)).select_related("account").get(pk=meter.pk)
-    given = _registers_given(meter, values)
+    items = list(items)
+    if not items:
+        return []
+    locked = _meters_lock([meter for meter, _values in items])
+    meters = [locked[meter.pk] for meter, _values in items]
+    givens = [
+        _registers_given(meter, values) for meter, (_m, values) in zip(meters, items, strict=True)
+    ]
     now = timezone.now()
     taken_at = _aware(taken_at, now)
     settings, rules = _settings_and_rules()
     if not spike_check:
         rules = replace(rules, spike_min_months=sys.maxsize)
-    rows = _register_rows(meter, create=True)
-    if allow_faulty and meter.status == Meter.Status.FAULTY:
-        meter.status = Meter.Status.ACTIVE  # in memory: its last values are read all the same
-    verdicts = _verdicts(meter, given, taken_at, now, rows, rules)
-    if not keep_rejected and any(not verdict.ok for _r, verdict in verdicts):
-        raise ReadingsRejected(
-            [Outcome(register, v, None, verdict_message(v)) for register, v in verdicts]
-        )
+    rows = _register_rows_many(list(locked.values()))
+    if allow_faulty:  # in memory: a faulty meter's last values are read all the same
+        for meter in locked.values():
+            if meter.status == Meter.Status.FAULTY:
+                meter.status = Meter.Status.ACTIVE
 
-    outcomes: list[Outcome] = []
-    accepted: list[tuple[Reading, validation.RegisterState]] = []
-    photo_name = ""
-    for register, verdict in verdicts:
-        before = register_state(rows[register])
-        reading = Reading(
-            meter=meter,
-            register=register,
-            value=_storable(verdict.value),
-            taken_at=taken_at,
-            period=verdict.period,
-            consumption=verdict.consumption if verdict.status == validation.ACCEPTED else None,
-            rolled_over=verdict.rolled_over,
-            source=source,
-            status=verdict.status,
-            reasons=",".join(verdict.reasons),
-            submitted_by=submitted_by,
-            created_at=now,
-        )
-        if verdict.status == validation.FLAGGED:
-            reading.consumption = verdict.consumption  # what it would add, for the reviewer
-        if photo is not None:
-            if photo_name:
-                reading.photo.name = photo_name
-            else:
-                reading.photo.save(_photo_name(photo), photo, save=False)
-                photo_name = reading.photo.name
-        reading.save()
-        if verdict.status == validation.ACCEPTED:
-            _accept(reading, verdict, rows[register], meter)
-            accepted.append((reading, before))
-        outcomes.append(Outcome(register, verdict, reading, verdict_message(verdict)))
-    if accepted:
-        _high_use_check(meter, accepted, settings)
-    if source == Reading.Source.STAFF and submitted_by is not None:
-        audit_record(
-            AUDIT_READING_ENTERED,
-            actor=submitted_by,
-            meter=str(meter.public_id),
-            readings=[str(o.reading.public_id) for o in outcomes],
-            statuses=[o.verdict.status for o in outcomes],
-        )
-    return outcomes
+    # Every verdict in memory, each item against the state the ones before it left.
+    local_day = _local_day(taken_at)
+    plans: list[list[_Planned]] = []
+    moved: dict[int, MeterRegister] = {}
+    for meter, given in zip(meters, givens, strict=True):
+        mine = rows[meter.pk]
+        planned = []
+        for register, verdict in _verdicts(meter, given, taken_at, now, mine, rules, local_day):
+            row = mine[register]
+            reading = _reading_make(meter, register, verdict, taken_at, source, submitted_by, now)
+            planned.append(_Planned(register, verdict, reading, register_state(row)))
+            if verdict.status == validation.ACCEPTED:
+                _state_apply(row, reading)
+                moved[row.pk] = row
+        plans.append(planned)
+    if not keep_rejected and any(not p.verdict.ok for planned in plans for p in planned):
+        groups = [
+            [Outcome(p.register, p.verdict, None, verdict_message(p.verdict)) for p in planned]
+            for planned in plans
+        ]
+        raise ReadingsRejected([o for group in groups for o in group], groups=groups)
+
+    # Then the writes: the readings in one statement, the registers in one.
+    readings = [p.reading for planned in plans for p in planned]
+    if photo is not None:
+        readings[0].photo.save(_photo_name(photo), photo, save=False)
+        for reading in readings[1:]:
+            reading.photo.name = readings[0].photo.name
+    _insert_all(Reading, readings)
+    if moved:
+        _registers_update(REGISTER_STATE_FIELDS, [_register_params(row) for row in moved.values()])
+    true_ups = [
+        _true_up(p.reading, p.verdict, meter)
+        for meter, planned in zip(meters, plans, strict=True)
+        for p in planned
+        if p.verdict.status == validation.ACCEPTED and p.verdict.true_up is not None
+    ]
+    if true_ups:
+        EstimateTrueUp.objects.bulk_create(true_ups)
+
+    results = []
+    for meter, planned in zip(meters, plans, strict=True):
+        accepted = [
+            (p.reading, p.before) for p in planned if p.verdict.status == validation.ACCEPTED
+        ]
+        if accepted:
+            _high_use_check(meter, accepted, settings, rows[meter.pk])
+        outcomes = [
+            Outcome(p.register, p.verdict, p.reading, verdict_message(p.verdict)) for p in planned
+        ]
+        if source == Reading.Source.STAFF and submitted_by is not None:
+            audit_record(
+                AUDIT_READING_ENTERED,
+                actor=submitted_by,
+                meter=str(meter.public_id),
+                readings=[str(o.reading.public_id) for o in outcomes],
+                statuses=[o.verdict.status for o in outcomes],
+            )
+        results.append(outcomes)
+    return results
+
+
+def _meters_lock(given: list[Meter]) -> dict[int, Meter]:
+    """The meters read again and locked (in primary-key order: two writers locking several
+    meters cannot wait for each other), by primary key; Meter.DoesNotExist if one is gone.
+    The account is taken from the meter given when that has it loaded and it is still the
+    meter's account; else it is read when needed."""
+    ids = {meter.pk for meter in given}
+    locked = {
+        meter.pk: meter
+        for meter in Meter.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")
+    }
+    if len(locked) != len(ids):
+        raise Meter.DoesNotExist("Meter matching query does not exist.")
+    account_field = Meter._meta.get_field("account")
+    for meter in given:
+        fresh = locked[meter.pk]
+        if (
+            account_field.is_cached(meter)
+            and not account_field.is_cached(fresh)
+            and meter.account_id == fresh.account_id
+        ):
+            fresh.account = meter.account
+    return locked
+
+
+def _register_rows_many(meters: list[Meter]) -> dict[int, dict[str, MeterRegister]]:
+    """Each meter's register rows (meter pk → register → row) in one query; the rows a meter
+    lacks are made."""
+    rows: dict[int, dict[str, MeterRegister]] = {meter.pk: {} for meter in meters}
+    for row in MeterRegister.objects.filter(meter_id__in=list(rows)):
+        rows[row.meter_id][row.register] = row
+    missing = [
+        MeterRegister(meter=meter, register=register)
+        for meter in meters
+        for register in meter.registers
+        if register not in rows[meter.pk]
+    ]
+    for row in _insert_all(MeterRegister, missing):
+        rows[row.meter_id][row.register] = row
+    return rows
+
+
+def _insert_all(model, objects: list) -> list:
+    """Insert ``objects`` with one statement, their primary keys set (an SQLite older than
+    3.35 cannot return them from a bulk insert: one statement each there)."""
+    if not objects:
+        return objects
+    if connection.features.can_return_rows_from_bulk_insert:
+        return model.objects.bulk_create(objects)
+    for obj in objects:
+        obj.save(force_insert=True)
+    return objects
+
+
+def _reading_make(meter, register, verdict, taken_at, source, submitted_by, now) -> Reading:
+    """The Reading a verdict makes (not saved)."""
+    consumption = None
+    if verdict.status in (validation.ACCEPTED, validation.FLAGGED):
+        # A flagged one keeps what it would add, for the reviewer.
+        consumption = verdict.consumption
+    return Reading(
+        meter=meter,
+        register=register,
+        value=_storable(verdict.value),
+        taken_at=taken_at,
+        period=verdict.period,
+        consumption=consumption,
+        rolled_over=verdict.rolled_over,
+        source=source,
+        status=verdict.status,
+        reasons=",".join(verdict.reasons),
+        submitted_by=submitted_by,
+        created_at=now,
+    )
+
+
+def _register_params(row: MeterRegister) -> tuple:
+    """``row``'s REGISTER_STATE_FIELDS in the database's form, then its primary key
+    (`_registers_update`)."""
+    ops = connection.ops
+    return (
+        ops.adapt_decimalfield_value(row.last_value),
+        ops.adapt_datetimefield_value(row.last_taken_at),
+        ops.adapt_datefield_value(row.last_period),
+        ops.adapt_decimalfield_value(row.last_real_value),
+        ops.adapt_datetimefield_value(row.last_real_taken_at),
+        row.estimated_periods,
+        ops.adapt_decimalfield_value(row.estimated_quantity),
+        ops.adapt_json_value(row.recent, None),
+        row.pk,
+    )
 
 
 def _storable(value: Decimal | None) -> Decimal:
@@ -407,13 +574,10 @@ def _estimated_run(reading: Reading) -> tuple[date, date] | None:
     return bounds["first"], bounds["last"]
 
 
-def _accept(
-    reading: Reading, verdict: validation.Verdict, row: MeterRegister, meter: Meter
-) -> None:
-    """An accepted real reading moves its register: state, recent use, the true-up."""
-    before = register_state(row)
+def _state_apply(row: MeterRegister, reading: Reading) -> None:
+    """An accepted real reading moves its register, in memory: state and recent use."""
     after = state.state_after(
-        before,
+        register_state(row),
         value=reading.value,
         taken_at=reading.taken_at,
         consumption=reading.consumption,
@@ -425,20 +589,32 @@ def _accept(
             state.recent_from_json(row.recent), reading.period, reading.consumption
         )
         row.recent = state.recent_to_json(recent)
+
+
+def _true_up(reading: Reading, verdict: validation.Verdict, meter: Meter) -> EstimateTrueUp:
+    """The true-up a real reading after estimates records (not saved; ``reading`` is)."""
+    run = _estimated_run(reading)
+    first, last = run if run is not None else (reading.period, reading.period)
+    return EstimateTrueUp(
+        meter=meter,
+        register=reading.register,
+        reading=reading,
+        first_period=first,
+        last_period=last,
+        estimated=verdict.true_up.estimated,
+        actual=verdict.true_up.actual,
+        difference=verdict.true_up.difference,
+    )
+
+
+def _accept(
+    reading: Reading, verdict: validation.Verdict, row: MeterRegister, meter: Meter
+) -> None:
+    """An accepted real reading moves its register: state, recent use, the true-up."""
+    _state_apply(row, reading)
     row.save()
     if verdict.true_up is not None:
-        run = _estimated_run(reading)
-        first, last = run if run is not None else (reading.period, reading.period)
-        EstimateTrueUp.objects.create(
-            meter=meter,
-            register=reading.register,
-            reading=reading,
-            first_period=first,
-            last_period=last,
-            estimated=verdict.true_up.estimated,
-            actual=verdict.true_up.actual,
-            difference=verdict.true_up.difference,
-        )
+        _true_up(reading, verdict, meter).save()
 
 
 def _months_covered(before: validation.RegisterState, reading: Reading) -> int:
@@ -451,8 +627,10 @@ def _high_use_check(
     meter: Meter,
     accepted: list[tuple[Reading, validation.RegisterState]],
     settings: MeteringSettings | None,
+    rows: dict[str, MeterRegister],
 ) -> ConsumptionAlert | None:
-    """Compare the meter's use (its registers together) with the household's median month."""
+    """Compare the meter's use (its registers together) with the household's median month;
+    ``rows``: the meter's register rows as just stored."""
     if settings is None:
         return None
     used = [(r, before) for r, before in accepted if r.consumption is not None]
@@ -462,7 +640,7 @@ def _high_use_check(
     months = max(_months_covered(before, r) for r, before in used)
     history: dict[str, Decimal] = {}
     for register in meter.registers:
-        row = MeterRegister.objects.filter(meter=meter, register=register).first()
+        row = rows.get(register)
         if row is None:
             continue
         for key, value in state.recent_from_json(row.recent):
@@ -528,7 +706,8 @@ def reading_review(*, reading: Reading, accept: bool, actor, note: str = "") -> 
     reading.reviewed_at = now
     if accept:
         settings, rules = _settings_and_rules()
-        row = _register_rows(meter, create=True)[reading.register]
+        rows = _register_rows(meter, create=True)
+        row = rows[reading.register]
         before = register_state(row)
         facts = meter_facts(meter)
         local_day = _local_day(reading.taken_at)
@@ -557,7 +736,7 @@ def reading_review(*, reading: Reading, accept: bool, actor, note: str = "") -> 
         reading.rolled_over = verdict.rolled_over
         reading.save()
         _accept(reading, verdict, row, meter)
-        _high_use_check(meter, [(reading, before)], settings)
+        _high_use_check(meter, [(reading, before)], settings, rows)
     else:
         reading.status = Reading.Status.REJECTED
         reading.consumption = None
@@ -1108,9 +1287,8 @@ def meter_replace(
     at = min(datetime.combine(removed_on, time(23, 59, 59), tzinfo=zone), timezone.now())
     if final_values:
         try:
-            _submit(
-                meter=old,
-                values=final_values,
+            _submit_many(
+                items=[(old, final_values)],
                 taken_at=at,
                 source=Reading.Source.STAFF,
                 submitted_by=actor,

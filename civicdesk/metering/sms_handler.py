@@ -6,9 +6,10 @@ readings at all (neither a keyword nor one of the operator's codes) is left to t
 handlers and the help text. Otherwise the message is checked (`message_check`): the account
 exists, the sender may send for it (linked to it, or its holder's phone, unless the operator
 accepts any sender), and each reading has a meter (a repeated code is the resource's next
-meter, in serial-number order) with as many values as the meter has registers. Then each
-meter's reading goes to `services.readings_submit` (rejected ones kept, with their reasons) and
-the reply says, in the sender's language, what was accepted and exactly what was not.
+meter, in serial-number order) with as many values as the meter has registers. Then the
+meters' readings go to `services.readings_submit_many` together (rejected ones kept, with
+their reasons) and the reply says, in the sender's language, what was accepted and exactly
+what was not.
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ def account_and_meters(
         Meter.objects.filter(account__number=number)
         .exclude(status=Meter.Status.REMOVED)
         .select_related("account")
-        .annotate(**{name: make("account_id") for name, make in checks.items()})
+        .annotate(**{name: make(Meter, "account") for name, make in checks.items()})
         .order_by("resource", "serial", "pk")
     )
     if rows:
@@ -168,7 +169,7 @@ def account_and_meters(
     else:
         first = account = (
             PersonalAccount.objects.filter(number=number)
-            .annotate(**{name: make("pk") for name, make in checks.items()})
+            .annotate(**{name: make(PersonalAccount, "id") for name, make in checks.items()})
             .first()
         )
         if account is None:
@@ -181,23 +182,52 @@ def account_and_meters(
 
 
 def _sender_checks(sender: str | None, user) -> dict:
-    """Annotations (by the outer reference to the account) telling whether the sender may send."""
-    from django.db.models import BooleanField, Exists, OuterRef, Value
+    """Annotations telling whether the sender may send, each made by ``make(model, field)``
+    for the query's model and its field that holds the account's key.
+
+    Written as EXISTS (SELECT 1 ...) in SQL rather than with Exists(OuterRef(...)): the same
+    query, built and compiled several times faster, and it runs for every inbound SMS."""
+    from django.db.models import BooleanField, Value
 
     from civicdesk.registry.models import AccountHolder, AccountLink
 
     checks = {}
     if user is not None:
-        checks["sms_linked"] = lambda ref: Exists(
-            AccountLink.objects.filter(user=user, account=OuterRef(ref), revoked_at=None)
+        checks["sms_linked"] = lambda model, field: _account_has(
+            model, field, AccountLink, {"user": user.pk}, unset=("revoked_at",)
         )
     if sender and sender.startswith("+"):
-        checks["sms_holder"] = lambda ref: Exists(
-            AccountHolder.objects.filter(account=OuterRef(ref), phone=sender)
+        phone = AccountHolder._meta.get_field("phone").get_prep_value(sender)
+        checks["sms_holder"] = lambda model, field: _account_has(
+            model, field, AccountHolder, {"phone": phone}
         )
     if not checks:  # nobody to recognise: nobody may send (unless the operator allows anyone)
-        checks["sms_nobody"] = lambda ref: Value(False, output_field=BooleanField())
+        checks["sms_nobody"] = lambda model, field: Value(False, output_field=BooleanField())
     return checks
+
+
+def _account_has(model, field: str, related, equal: dict, unset: tuple[str, ...] = ()):
+    """EXISTS a ``related`` row (with an ``account`` foreign key) for the account that
+    ``model.field`` refers to, whose fields equal ``equal`` and whose ``unset`` fields are
+    NULL."""
+    from django.db import connection
+    from django.db.models import BooleanField
+    from django.db.models.expressions import RawSQL
+
+    quote = connection.ops.quote_name
+    meta = related._meta
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    outer = f"{quote(model._meta.db_table)}.{quote(model._meta.get_field(field).column)}"
+    conditions = [f"{column('account')} = {outer}"]
+    conditions += [f"{column(name)} = %s" for name in equal]
+    conditions += [f"{column(name)} IS NULL" for name in unset]
+    where = " AND ".join(conditions)
+    # Names from the models, values as parameters.
+    sql = f"EXISTS (SELECT 1 FROM {quote(meta.db_table)} WHERE {where})"  # noqa: S608
+    return RawSQL(sql, tuple(equal.values()), output_field=BooleanField())  # noqa: S611
 
 
 def _meters_assign(check: Check, meters: dict[str, list[Meter]]) -> None:
@@ -273,7 +303,23 @@ def handle(message) -> str | None:
             taken_at=message.received_at,
         )
 
-    return reply_text(check, items_run(check, submit))
+    runnable = [item for item in check.items if item.problem is None and item.meter is not None]
+    if not runnable:
+        return reply_text(check, [])
+    try:
+        # All the message's meters at once: one lock, one read, one insert, one update.
+        outcomes = services.readings_submit_many(
+            items=[(item.meter, item.values) for item in runnable],
+            source=SOURCE,
+            submitted_by=message.user,
+            keep_rejected=True,
+            taken_at=message.received_at,
+        )
+    except ValidationError:
+        # Nothing was written: each meter on its own, so one meter's refusal (its problem in
+        # the reply) does not keep the others' readings out.
+        return reply_text(check, items_run(check, submit))
+    return reply_text(check, list(zip(runnable, outcomes, strict=True)))
 
 
 def items_run(check: Check, action) -> list[tuple[Item, list]]:

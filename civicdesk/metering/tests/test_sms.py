@@ -224,9 +224,10 @@ def test_digits_of_other_scripts_and_full_width_digits_are_read():
     [
         (UA, KEYWORDS["ua"], "ПОКАЗНИКИ 12345 ХВ 11 ГВ 12 ЕЛ 14 ГАЗ 15", ["ХВ", "ГВ", "ЕЛ", "ГАЗ"]),
         (UA, KEYWORDS["ua"], "12345ТЕП3,5", ["ТЕП"]),
-        (ZA, KEYWORDS["za"], "READ 12345 W 11 HW 12 E 14 G 15", ["W", "HW", "E", "G"]),
-        (ZA, KEYWORDS["za"], "12345W11HW12E1234/567", ["W", "HW", "E"]),
-        (ZA, KEYWORDS["za"], "meter 12345#w#11#hw#12", ["W", "HW"]),
+        (ZA, KEYWORDS["za"], "READ 12345 CW 11 HW 12 EL 14 G 15", ["CW", "HW", "EL", "G"]),
+        (ZA, KEYWORDS["za"], "12345CW11HW12EL1234/567", ["CW", "HW", "EL"]),
+        (ZA, KEYWORDS["za"], "meter 12345#cw#11#hw#12", ["CW", "HW"]),
+        (ZA, KEYWORDS["za"], "12345 CW 11 HW 12 EL 14", ["CW", "HW", "EL"]),  # the help SMS
     ],
 )
 def test_every_jurisdictions_default_codes(codes, keywords, text, expected):

@@ -431,7 +431,7 @@ def test_a_za_operator_with_its_default_codes(operator, make_user):
     account = registry.account(holder_phone="+27821234567")
     water = factories.meter(account_=account, resource="cold_water")
 
-    reply = send(f"READ {account.number} W 11", sender="+27821234567").reply
+    reply = send(f"READ {account.number} CW 11", sender="+27821234567").reply
 
     assert reply == f"Account {account.number}: Cold water 11 accepted."
     assert stored(water) == [("T", "11.000", "accepted")]
