@@ -468,3 +468,18 @@ __all__ = [
     "problem_exception_handler",
     "problem_response",
 ]
+
+
+def query_params(serializer_class, request) -> dict:
+    """Query parameters through a serializer; one given empty (`?status=`) is an error, not
+    "not given"."""
+    serializer = serializer_class(data=request.query_params)
+    empty = {
+        name: [_("Give a value or leave the parameter out.")]
+        for name in serializer.fields
+        if name in request.query_params and not request.query_params.get(name, "").strip()
+    }
+    if empty:
+        raise exceptions.ValidationError(empty)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

@@ -62,6 +62,7 @@ from civicdesk.core.identifiers import uuid7s
 from civicdesk.metering import selectors, validation
 from civicdesk.metering import state as register_state
 from civicdesk.metering.models import (
+    READING_BULK_FIELDS,
     REGISTERS,
     EstimateTrueUp,
     Meter,
@@ -99,22 +100,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 REQUIRED_COLUMNS = ("serial", "value", "taken_at")
 _ALIASES = {alias: column for column, aliases in COLUMNS.items() for alias in aliases}
 
-READING_FIELDS = (
-    "public_id",
-    "meter_id",
-    "register",
-    "value",
-    "taken_at",
-    "period",
-    "consumption",
-    "rolled_over",
-    "source",
-    "status",
-    "reasons",
-    "submitted_by_id",
-    "photo",
-    "created_at",
-)
+READING_FIELDS = READING_BULK_FIELDS
 REGISTER_FIELDS = (
     "meter_id",
     "register",

@@ -572,6 +572,25 @@ class Reading(models.Model):
         return self.source == self.Source.ESTIMATE
 
 
+# The columns the bulk paths (file import, estimates) write for a reading, in this order.
+READING_BULK_FIELDS = (
+    "public_id",
+    "meter_id",
+    "register",
+    "value",
+    "taken_at",
+    "period",
+    "consumption",
+    "rolled_over",
+    "source",
+    "status",
+    "reasons",
+    "submitted_by_id",
+    "photo",
+    "created_at",
+)
+
+
 class EstimateTrueUp(models.Model):
     """When a real reading follows estimates: what was estimated, what was really used, and the
     difference the billing run charges or credits."""

@@ -27,6 +27,7 @@ from civicdesk.core.bulk import bulk_insert
 from civicdesk.metering import anomaly, estimation, reasons, selectors, state, validation
 from civicdesk.metering.models import (
     DEFAULT_UNITS,
+    READING_BULK_FIELDS,
     REGISTER_LABELS,
     REGISTERS,
     ConsumptionAlert,
@@ -848,24 +849,7 @@ def _real_history(recent, estimated_periods: int, last_period: date | None):
     return state.recent_values(recent)
 
 
-ESTIMATE_FIELDS = (
-    "public_id",
-    "meter_id",
-    "register",
-    "value",
-    "taken_at",
-    "period",
-    "consumption",
-    "rolled_over",
-    "source",
-    "status",
-    "reasons",
-    "submitted_by_id",
-    "photo",
-    "created_at",
-    "reviewed_by_id",
-    "reviewed_at",
-)
+ESTIMATE_FIELDS = (*READING_BULK_FIELDS, "reviewed_by_id", "reviewed_at")
 ESTIMATE_CHUNK = 5000
 ESTIMATE_REASONS = {
     estimation.AVERAGE: validation.ESTIMATED_AVERAGE,

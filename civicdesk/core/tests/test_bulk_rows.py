@@ -15,26 +15,11 @@ from hypothesis import strategies as st
 
 from civicdesk.core import bulk
 from civicdesk.core.bulk import bulk_insert
-from civicdesk.metering.models import MeterRegister, Reading
+from civicdesk.metering.models import READING_BULK_FIELDS, MeterRegister, Reading
 
 pytestmark = pytest.mark.django_db
 
-FIELDS = (
-    "public_id",
-    "meter_id",
-    "register",
-    "value",
-    "taken_at",
-    "period",
-    "consumption",
-    "rolled_over",
-    "source",
-    "status",
-    "reasons",
-    "submitted_by_id",
-    "photo",
-    "created_at",
-)
+FIELDS = READING_BULK_FIELDS
 
 
 @pytest.fixture

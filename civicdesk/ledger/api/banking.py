@@ -30,7 +30,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from civicdesk.cases.models import Channel
-from civicdesk.core.api import PositiveAmountField, StrictCharField, UnprocessableContent
+from civicdesk.core.api import (
+    PositiveAmountField,
+    StrictCharField,
+    UnprocessableContent,
+    query_params,
+)
 from civicdesk.core.idempotency import idempotent
 from civicdesk.ledger import banking, banking_selectors, postings, selectors
 from civicdesk.ledger.models import BankFormat, BankLine, BankStatement, MissingPaymentReport
@@ -236,21 +241,6 @@ class ReportQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=MissingPaymentReport.Status.choices, required=False)
 
 
-def _query(serializer_class, request) -> dict:
-    """Query parameters through a serializer; one given empty (`?status=`) is an error, not
-    "not given"."""
-    serializer = serializer_class(data=request.query_params)
-    empty = {
-        name: [_("Give a value or leave the parameter out.")]
-        for name in serializer.fields
-        if name in request.query_params and not request.query_params.get(name, "").strip()
-    }
-    if empty:
-        raise exceptions.ValidationError(empty)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 def _domain(call, **kwargs):
     """Run a service; its ValidationError is the API's 422."""
     try:
@@ -337,7 +327,7 @@ class BankLineList(generics.ListAPIView):
     filter_backends: list = []
 
     def get_queryset(self):
-        params = _query(LineQuerySerializer, self.request)
+        params = query_params(LineQuerySerializer, self.request)
         lines = BankLine.objects.select_related("account", "resolved_by")
         if params.get("status"):
             lines = lines.filter(status=params["status"])
@@ -435,7 +425,7 @@ class MissingPaymentListCreate(generics.ListAPIView):
     filter_backends: list = []
 
     def get_queryset(self):
-        params = _query(ReportQuerySerializer, self.request)
+        params = query_params(ReportQuerySerializer, self.request)
         reports = _reports_for(self.request.user)
         if params.get("status"):
             reports = reports.filter(status=params["status"])

@@ -18,7 +18,7 @@ from rest_framework import exceptions, generics, permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from civicdesk.core.api import Pagination, StrictCharField
+from civicdesk.core.api import Pagination, StrictCharField, query_params
 from civicdesk.metering import reasons as reason_texts
 from civicdesk.metering import selectors
 from civicdesk.metering.models import (
@@ -73,21 +73,6 @@ def account_for_caller(user, number: str) -> PersonalAccount:
     if account is None:
         raise exceptions.NotFound(_("No account %(number)s is linked to you.") % {"number": number})
     return account
-
-
-def query_params(serializer_class, request) -> dict:
-    """Query parameters through a serializer; one given empty (`?status=`) is an error, not
-    "not given"."""
-    serializer = serializer_class(data=request.query_params)
-    empty = {
-        name: [_("Give a value or leave the parameter out.")]
-        for name in serializer.fields
-        if name in request.query_params and not request.query_params.get(name, "").strip()
-    }
-    if empty:
-        raise exceptions.ValidationError(empty)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def _with_details(queryset):

@@ -36,12 +36,13 @@ from civicdesk.core.api import (
     StrictCharField,
     UnprocessableContent,
     problem_response,
+    query_params,
 )
 from civicdesk.core.idempotency import idempotent
 from civicdesk.metering import reasons as reason_texts
 from civicdesk.metering import services
 from civicdesk.metering import validation as v
-from civicdesk.metering.api.meters import ReadingSerializer, meter_for_caller, query_params
+from civicdesk.metering.api.meters import ReadingSerializer, meter_for_caller
 from civicdesk.metering.models import Meter, Reading, Resource
 
 ADD_READING = "metering.add_reading"
