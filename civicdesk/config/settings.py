@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "civicdesk.cases",
     "civicdesk.ledger",
     "civicdesk.metering",
+    "civicdesk.tariffs",
+    "civicdesk.billing",
     "civicdesk.portal",
     "civicdesk.backoffice",
     "civicdesk.demo",

@@ -285,26 +285,36 @@ def opening_balances_post(*, actor=None) -> int:
 
 def receivables_ensure(numbers: dict[int, str]) -> dict[int, str]:
     """Receivable codes for these personal accounts (id → number), creating the missing ones
-    in one statement."""
-    existing = dict(
-        LedgerAccount.objects.filter(
-            personal_account_id__in=numbers, kind=LedgerAccount.Kind.RECEIVABLE
-        ).values_list("personal_account_id", "code")
-    )
-    currency = _operator_currency()
-    missing = [
-        LedgerAccount(
-            code=f"receivable:{number}",
-            kind=LedgerAccount.Kind.RECEIVABLE,
-            name=f"Receivable {number}",
-            currency=currency,
-            personal_account_id=account_id,
+    set-based (a billing run's first bill of a million accounts creates a million)."""
+    existing: dict[int, str] = {}
+    ids = list(numbers)
+    for start in range(0, len(ids), 5000):
+        existing.update(
+            LedgerAccount.objects.filter(
+                personal_account_id__in=ids[start : start + 5000],
+                kind=LedgerAccount.Kind.RECEIVABLE,
+            ).values_list("personal_account_id", "code")
         )
-        for account_id, number in numbers.items()
-        if account_id not in existing
-    ]
-    LedgerAccount.objects.bulk_create(missing)
-    existing.update({a.personal_account_id: a.code for a in missing})
+    missing = [(a, n) for a, n in numbers.items() if a not in existing]
+    if missing:
+        currency = _operator_currency()
+        now = timezone.now()
+        bulk_insert(
+            LedgerAccount,
+            ["code", "kind", "name", "currency", "personal_account_id", "created_at"],
+            [
+                (
+                    f"receivable:{number}",
+                    LedgerAccount.Kind.RECEIVABLE,
+                    f"Receivable {number}",
+                    currency,
+                    account_id,
+                    now,
+                )
+                for account_id, number in missing
+            ],
+        )
+        existing.update({account_id: f"receivable:{number}" for account_id, number in missing})
     return existing
 
 

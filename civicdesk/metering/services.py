@@ -1425,3 +1425,16 @@ def verification_reminders_send(*, today: date | None = None) -> int:
             sent += 1
         Meter.objects.filter(pk__in=[m.pk for m in due]).update(verification_reminded_on=today)
     return sent
+
+
+def true_ups_mark_billed(ids: list[int], period) -> int:
+    """The billing run of ``period`` has charged these true-ups (set-based; a re-run of the
+    same period finds them again by their billed period)."""
+    from civicdesk.metering.models import EstimateTrueUp
+
+    count = 0
+    for start in range(0, len(ids), 900):
+        count += EstimateTrueUp.objects.filter(pk__in=ids[start : start + 900]).update(
+            billed_period=period
+        )
+    return count

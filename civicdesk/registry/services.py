@@ -418,3 +418,36 @@ def opening_balances_mark_posted(ids: list[int], *, at=None) -> int:
     return OpeningBalance.objects.filter(pk__in=ids, posted_at__isnull=True).update(
         posted_at=at or timezone.now()
     )
+
+
+def accounts_last_bill_set(amounts: dict[int, Decimal]) -> int:
+    """Keep each account's last bill amount (what a resident may quote to prove an account is
+    theirs), set-based: one statement for many accounts (the billing run calls this per chunk).
+    The change is not in the account's history: it is a copy of the invoice, which is."""
+    if not amounts:
+        return 0
+    from django.db import connection
+
+    table = connection.ops.quote_name(PersonalAccount._meta.db_table)
+    rows = [(account_id, str(amount)) for account_id, amount in amounts.items()]
+    count = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 5000):
+            part = rows[start : start + 5000]
+            if connection.vendor == "postgresql":
+                values = ", ".join(["(%s::bigint, %s::numeric)"] * len(part))
+                sql = (
+                    f"UPDATE {table} AS a SET last_bill_amount = v.amount "  # noqa: S608
+                    f"FROM (VALUES {values}) AS v(id, amount) WHERE a.id = v.id"
+                )
+                cursor.execute(sql, [value for row in part for value in row])
+            else:
+                import json
+
+                sql = (
+                    f"UPDATE {table} AS a SET last_bill_amount = v.value ->> 1 "  # noqa: S608
+                    "FROM json_each(%s) AS v WHERE a.id = v.value ->> 0"
+                )
+                cursor.execute(sql, [json.dumps(part)])
+            count += cursor.rowcount
+    return count
