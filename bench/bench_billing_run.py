@@ -305,9 +305,13 @@ def run(args, postgres: bool) -> None:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
 
-    def bill():
+    phases: dict[str, float] = {}
+
+    def bill(timings=None):
         began = time.perf_counter()
-        result = billing_run_execute(billing_run_start(period=PERIOD, chunk_size=args.chunk))
+        result = billing_run_execute(
+            billing_run_start(period=PERIOD, chunk_size=args.chunk), timings=timings
+        )
         return result, time.perf_counter() - began
 
     if args.profile:
@@ -315,11 +319,12 @@ def run(args, postgres: bool) -> None:
         import pstats
 
         with cProfile.Profile() as profiler:
-            first, seconds = bill()
+            first, seconds = bill(phases)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(35)
     else:
-        first, seconds = bill()
-    second, again = bill()
+        first, seconds = bill(phases)
+    rerun_phases: dict[str, float] = {}
+    second, again = bill(rerun_phases)
     n = args.accounts
     invoices = Invoice.objects.count()
     lines = InvoiceLine.objects.count()
@@ -343,10 +348,12 @@ def run(args, postgres: bool) -> None:
         f"(invoices {invoices:,}, lines {lines:,}, transactions {transactions:,}, "
         f"postings {postings:,}; charged {first.charged_minor / 100:,.2f})"
     )
+    print("  phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()))
     print(
         f"  re-run, nothing changed: {again:7.1f} s  ({again / seconds:.0%} of the first run; "
         f"{second.invoices_unchanged:,} unchanged, 0 written)"
     )
+    print("  re-run phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in rerun_phases.items()))
     print(f"  raw floor: {floor:7.1f} s  for {written:,} rows ({written / floor:,.0f} rows/s)")
     print(f"  ratio to the floor: {seconds / floor:.2f}x")
     target = 60.0 * n / 1_000_000

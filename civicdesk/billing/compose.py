@@ -77,7 +77,19 @@ class ServiceCharge:
     quantity: Decimal | None = None
     unit: str = ""
     explanation: str = ""
-    detail: tuple = field(default=(), compare=False)
+    detail: object = field(default=(), compare=False)  # the sub-lines, as JSON text
+    # Worked out once per line (a billing run shares one line among many accounts).
+    signature: str = field(init=False, repr=False, compare=False)
+    total_key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "signature",
+            f"{self.service}|{self.provider_id}|{self.tariff_code}|{self.tariff_version}|"
+            f"{self.quantity}|{self.amount_minor}|{self.tax_minor}",
+        )
+        object.__setattr__(self, "total_key", f"{self.service}:{self.provider_id}")
 
     @property
     def key(self) -> tuple[str, int]:
@@ -96,11 +108,7 @@ def minor(amount: Decimal, exponent: int = 2) -> int:
 def digest(charges: Iterable[ServiceCharge]) -> str:
     """What decides whether a bill changed: per service and provider, the tariff version, the
     quantity and the amounts. Sub-line wording does not count (a translation is no change)."""
-    parts = sorted(
-        f"{c.service}|{c.provider_id}|{c.tariff_code}|{c.tariff_version}|"
-        f"{c.quantity}|{c.amount_minor}|{c.tax_minor}"
-        for c in charges
-    )
+    parts = sorted([c.signature for c in charges])
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
 
 

@@ -42,16 +42,6 @@ class AccountFacts:
     building_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceRow:
-    account_id: int
-    service: str
-    provider_id: int
-    tariff_code: str
-    starts_on: date
-    ends_on: date | None
-
-
 @dataclass(slots=True)
 class Existing:
     invoice_id: int
@@ -66,7 +56,8 @@ class Existing:
 @dataclass(slots=True)
 class ChunkInputs:
     accounts: dict[int, AccountFacts] = field(default_factory=dict)
-    services: list[ServiceRow] = field(default_factory=list)
+    # (account id, service, provider id, tariff code, starts on, ends on)
+    services: list[tuple] = field(default_factory=list)
     # (account id, meter resource) → consumption of the period (accepted readings and
     # estimates), and the unbilled true-ups of earlier estimates (with their ids).
     consumption: dict[tuple[int, str], Decimal] = field(default_factory=dict)
@@ -158,11 +149,15 @@ def chunk_inputs(first: int, last: int, start: date, end: date, *, invoice_prefi
             [first, last, end, start],
         )
         accounts = out.accounts
-        out.services = [
-            ServiceRow(r[0], r[1], r[2], r[3], _day(r[4]), _day(r[5]))
-            for r in cursor.fetchall()
-            if r[0] in accounts
-        ]
+        days: dict = {None: None}
+        for r in cursor.fetchall():
+            if r[0] in accounts:
+                starts, ends = r[4], r[5]
+                if starts not in days:
+                    days[starts] = _day(starts)
+                if ends not in days:
+                    days[ends] = _day(ends)
+                out.services.append((r[0], r[1], r[2], r[3], days[starts], days[ends]))
         # The period's consumption per account and resource.
         cursor.execute(
             f"SELECT m.account_id, m.resource, SUM(r.consumption) "  # noqa: S608

@@ -15,12 +15,16 @@ last chunk to finish closes the run.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import os
 import socket
+import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -33,7 +37,7 @@ from civicdesk.billing import compose, inputs
 from civicdesk.billing import selectors as billing_selectors
 from civicdesk.billing.models import BillingRun, Invoice, InvoiceLine, RunChunk, RunException
 from civicdesk.core.audit import audit_record
-from civicdesk.core.bulk import bulk_insert
+from civicdesk.core.bulk import JsonText, bulk_insert
 from civicdesk.core.identifiers import uuid7s
 from civicdesk.ledger.postings import Leg, currency_exponent
 from civicdesk.ledger.services import (
@@ -44,7 +48,7 @@ from civicdesk.ledger.services import (
     transactions_post_bulk,
 )
 from civicdesk.metering.services import true_ups_mark_billed
-from civicdesk.registry.models import Provider
+from civicdesk.registry.models import AccountService, Provider
 from civicdesk.registry.selectors import operator_get
 from civicdesk.registry.services import accounts_last_bill_set
 from civicdesk.tariffs.selectors import TariffInForce, tariffs_in_force
@@ -88,6 +92,9 @@ LINE_FIELDS = (
     "transaction_id",
 )
 EXCEPTION_FIELDS = ("run_id", "period", "account_id", "service", "code", "params", "created_at")
+
+
+MEMO_MAX = 200_000  # remembered lines per tariff version
 
 
 class RunRefused(Exception):
@@ -152,16 +159,76 @@ def billing_run_start(*, period: date, chunk_size: int = 20_000, actor=None) -> 
 
 
 def billing_run_execute(
-    run: BillingRun, *, progress: Callable[[int], None] | None = None
+    run: BillingRun,
+    *,
+    progress: Callable[[int], None] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> BillingRun:
-    """Process the run's unfinished chunks here, in order; ``progress(accounts)`` after each."""
-    for chunk_id in run.chunks.filter(status=RunChunk.Status.PENDING).values_list("pk", flat=True):
-        done = billing_chunk_process(chunk_id)
-        if progress is not None and done is not None:
-            progress(done)
+    """Process the run's unfinished chunks in this process; ``progress(accounts)`` after each.
+
+    Pipelined: while a second thread writes chunk k (on its own database connection, in its
+    own transaction), this one reads and prices chunk k+1. The database engine does most of a
+    write with the interpreter's lock released, so on two cores the reads, the pricing and
+    the writes overlap. Inside a caller's transaction (tests) the chunks go one by one on the
+    caller's connection, as the Celery tasks do. ``timings`` (if given) collects the seconds
+    spent reading and pricing, writing (in the second thread), and waiting for the writes."""
+    chunks = list(run.chunks.filter(status=RunChunk.Status.PENDING).order_by("index"))
+    # An in-memory SQLite database (the test suite's) shares its cache between connections
+    # and locks whole tables: no reading beside a writer there.
+    in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()
+    if connection.in_atomic_block or in_memory or len(chunks) < 2:
+        for chunk in chunks:
+            done = billing_chunk_process(chunk.pk)
+            if progress is not None and done is not None:
+                progress(done)
+    else:
+        _execute_pipelined(run, chunks, progress, timings if timings is not None else {})
     billing_run_finish(run.pk)
     run.refresh_from_db()
     return run
+
+
+def _execute_pipelined(run: BillingRun, chunks: list[RunChunk], progress, timings) -> None:
+    context = _Context(run)
+    for name in ("prepare", "write", "wait"):
+        timings.setdefault(name, 0.0)
+
+    def write(chunk: RunChunk, writes: _Writes) -> int | None:
+        began = time.perf_counter()
+        try:
+            return _write(run, chunk, writes, context)
+        finally:
+            connection.close()  # this thread's own connection
+            timings["write"] += time.perf_counter() - began
+
+    def wait(future) -> None:
+        began = time.perf_counter()
+        done = future.result()
+        timings["wait"] += time.perf_counter() - began
+        _report(done, progress)
+
+    collecting = gc.isenabled()
+    gc.disable()  # see billing_chunk_process
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-writer") as writer:
+            pending = None
+            for chunk in chunks:
+                began = time.perf_counter()
+                writes = _Chunk(run, chunk, context).prepare()
+                timings["prepare"] += time.perf_counter() - began
+                if pending is not None:
+                    wait(pending)
+                pending = writer.submit(write, chunk, writes)
+            if pending is not None:
+                wait(pending)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _report(done: int | None, progress) -> None:
+    if progress is not None and done is not None:
+        progress(done)
 
 
 def billing_run_dispatch(run: BillingRun) -> int:
@@ -203,8 +270,8 @@ def billing_run_finish(run_id: int) -> bool:
 
 
 def billing_chunk_process(chunk_id: int) -> int | None:
-    """Bill one chunk, all or nothing. Returns the number of accounts, or None when another
-    worker has it or it is already done."""
+    """Bill one chunk, all or nothing (a Celery task's work). Returns the number of accounts,
+    or None when another worker has it or it is already done."""
     with transaction.atomic():
         chunk = (
             RunChunk.objects.select_for_update(skip_locked=True)
@@ -215,16 +282,434 @@ def billing_chunk_process(chunk_id: int) -> int | None:
         if chunk is None:
             return None
         run = chunk.run
-        result = _Chunk(run, chunk).bill()
-        chunk.status = RunChunk.Status.DONE
-        chunk.accounts = result.accounts
-        chunk.totals = result.totals
-        chunk.attempts += 1
-        chunk.worker = socket.gethostname()[:100]
-        chunk.finished_at = timezone.now()
-        chunk.save(
-            update_fields=["status", "accounts", "totals", "attempts", "worker", "finished_at"]
+        context = _Context(run)
+        # A chunk makes a few million short-lived objects and no cycles worth collecting
+        # meanwhile: the cyclic collector would walk the growing heap again and again.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            writes = _Chunk(run, chunk, context).prepare()
+            return _write(run, chunk, writes, context)
+        finally:
+            if collecting:
+                gc.enable()
+
+
+# --- one chunk ---------------------------------------------------------------------------------
+
+
+class _Context:
+    """What every chunk of a run shares: the operator's currency, dates, the providers'
+    payable accounts (created here, once, before any chunk is written)."""
+
+    def __init__(self, run: BillingRun):
+        operator = operator_get()
+        self.run_id = run.pk
+        self.period = run.period
+        self.end = compose.period_end(run.period)
+        self.currency = operator.currency
+        self.exponent = currency_exponent(self.currency)
+        self.issued_on = compose.issue_date(run.period)
+        self.due_on = compose.due_date(run.period, billing_selectors.due_days())
+        self.prefix = invoice_prefix(run.period)
+        self.now = timezone.now()
+        self.payables = {
+            provider.pk: provider_payable(provider, self.currency).code
+            for provider in Provider.objects.filter(
+                pk__in=AccountService.objects.values("provider_id").distinct()
+            )
+        }
+
+    def payable(self, provider_id: int) -> str:
+        found = self.payables.get(provider_id)
+        if found is None:  # a provider given a service since the run started
+            found = self.payables[provider_id] = provider_payable(
+                Provider.objects.get(pk=provider_id), self.currency
+            ).code
+        return found
+
+
+@dataclass
+class ChunkResult:
+    accounts: int = 0
+    new: int = 0
+    adjusted: int = 0
+    unchanged: int = 0
+    exceptions: int = 0
+    charged_minor: int = 0
+    totals: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Writes:
+    """Everything a chunk writes, computed before its transaction starts."""
+
+    result: ChunkResult
+    receivables_missing: dict[int, str] = field(default_factory=dict)
+    invoices: list[list] = field(default_factory=list)
+    lines: list[tuple] = field(default_factory=list)  # (account, position, kind, charge, rev, spec)
+    specs: list[TransactionSpec] = field(default_factory=list)
+    updates: list[tuple] = field(default_factory=list)  # (invoice id, amount, digest, revision)
+    exceptions: list[tuple] = field(default_factory=list)
+    true_ups: list[int] = field(default_factory=list)
+    last_bill: dict[int, Decimal] = field(default_factory=dict)
+    in_credit: list[int] = field(default_factory=list)
+    existing_ids: dict[int, int] = field(default_factory=dict)
+
+
+class _Chunk:
+    def __init__(self, run: BillingRun, chunk: RunChunk, context: _Context):
+        self.run = run
+        self.chunk = chunk
+        self.context = context
+        self.period = context.period
+        self.end = context.end
+        self.exponent = context.exponent
+        self.writes = _Writes(result=ChunkResult())
+        self.legs: dict[tuple, tuple] = {}
+
+    def prepare(self) -> _Writes:
+        """Read the chunk's inputs, price every service, and lay out the rows to write."""
+        context, writes = self.context, self.writes
+        data = inputs.chunk_inputs(
+            self.chunk.first_account,
+            self.chunk.last_account,
+            self.period,
+            self.end,
+            invoice_prefix=context.prefix,
         )
+        charges = self._price(data)
+        result = writes.result
+        receivables = data.receivables
+        changed: list[tuple[inputs.Existing, list[compose.ServiceCharge], str]] = []
+        totals = result.totals
+        invoice_number_of = context.prefix.__add__
+        exponent = -self.exponent
+        for account_id, account_charges in charges.items():
+            facts = data.accounts[account_id]
+            result.accounts += 1
+            signature = compose.digest(account_charges)
+            existing = data.existing.get(account_id)
+            if existing is not None:
+                writes.existing_ids[account_id] = existing.invoice_id
+                if existing.digest == signature:
+                    result.unchanged += 1
+                else:
+                    changed.append((existing, account_charges, signature))
+                continue
+            receivable = receivables.get(account_id)
+            if receivable is None:
+                receivable = f"receivable:{facts.number}"
+                writes.receivables_missing[account_id] = facts.number
+            opening, payments, other = data.balances.get(account_id, (0, 0, 0))
+            charged = 0
+            for charge in account_charges:
+                charged += charge.amount_minor
+            closing = opening + charged - payments + other
+            number = invoice_number_of(facts.number)
+            writes.invoices.append(
+                [
+                    None,
+                    number,
+                    account_id,
+                    self.period,
+                    context.currency,
+                    context.issued_on,
+                    context.due_on,
+                    opening,
+                    charged,
+                    payments,
+                    other,
+                    closing,
+                    signature,
+                    0,
+                    context.run_id,
+                    context.now,
+                    context.now,
+                ]
+            )
+            writes.last_bill[account_id] = Decimal(closing).scaleb(exponent)
+            if opening < 0:
+                writes.in_credit.append(account_id)
+            spec = self._spec("charge", number, receivable, account_charges)
+            index = None
+            if spec is not None:
+                index = len(writes.specs)
+                writes.specs.append(spec)
+            lines = writes.lines
+            for position, charge in enumerate(account_charges, start=1):
+                lines.append((account_id, position, "charge", charge, 0, index))
+                key = charge.total_key
+                totals[key] = totals.get(key, 0) + charge.amount_minor
+            result.new += 1
+            result.charged_minor += charged
+        if changed:
+            self._adjust(changed, receivables)
+        writes.true_ups = [i for a in charges for i in data.true_up_ids.get(a, ())]
+        return writes
+
+    # -- pricing ---------------------------------------------------------------------------
+
+    def _price(self, data: inputs.ChunkInputs) -> dict[int, list[compose.ServiceCharge]]:
+        tariffs = tariffs_in_force({s[3] for s in data.services}, self.period)
+        currency = self.context.currency
+        out: dict[int, list[compose.ServiceCharge]] = {}
+        for service in data.services:
+            tariff = tariffs.get(service[3])
+            if tariff is None:
+                self._exception(service, "no_tariff", tariff=service[3])
+                continue
+            if tariff.currency != currency:
+                self._exception(service, "currency", tariff=tariff.code)
+                continue
+            charge = self._charge(service, tariff, data)
+            if charge is not None:
+                found = out.get(service[0])
+                if found is None:
+                    out[service[0]] = [charge]
+                else:
+                    found.append(charge)
+        return out
+
+    def _charge(
+        self, service: tuple, tariff: TariffInForce, data: inputs.ChunkInputs
+    ) -> compose.ServiceCharge | None:
+        account_id, kind, provider_id, _code, starts_on, ends_on = service
+        facts = data.accounts[account_id]
+        consumption = true_up = None
+        for resource in inputs.METERED.get(kind, ()):
+            key = (account_id, resource)
+            used = data.consumption.get(key)
+            if used is not None:
+                consumption = used if consumption is None else consumption + used
+            if data.true_ups:
+                extra = data.true_ups.get(key)
+                if extra:
+                    true_up = extra if true_up is None else true_up + extra
+        if true_up:
+            consumption = max(Decimal(0), (consumption or 0) + true_up)
+        building = data.buildings.get(facts.building_id, _NO_BUILDING)
+        days = None
+        if starts_on > self.period or (ends_on is not None and ends_on < self.end):
+            first = max(starts_on, self.period)
+            last = min(ends_on or self.end, self.end)
+            days = (last - first).days + 1
+        values = {
+            "consumption": consumption,
+            "days_in_service": days,
+            "area_m2": facts.total_area,
+            "heated_area_m2": facts.heated_area,
+            "occupants": facts.occupants,
+            "valuation": facts.valuation,
+            "building_consumption": building[2],
+            "building_area_m2": building[1] if kind == "heating" else building[0],
+        }
+        # Accounts with the same inputs get the same line: made once per tariff version and
+        # process (most accounts share their consumption, area or size with many others).
+        key = (
+            self.period,
+            kind,
+            provider_id,
+            consumption,
+            true_up,
+            *[values.get(name) for name in tariff.used],
+        )
+        charge = tariff.memo.get(key)
+        if charge is not None:
+            return charge
+        try:
+            priced = tariff.price(
+                period=self.period, **{n: values[n] for n in values if n in tariff.used}
+            )
+        except tariff.errors as exc:
+            self._exception(service, "pricing", tariff=tariff.code, reason=exc.code, **exc.params)
+            return None
+        detail = priced.detail + ((("true_up", str(true_up)),) if true_up else ())
+        charge = compose.ServiceCharge(
+            service=kind,
+            provider_id=provider_id,
+            amount_minor=compose.minor(priced.total, self.exponent),
+            tax_minor=compose.minor(priced.tax, self.exponent),
+            tariff_code=tariff.code,
+            tariff_version=tariff.version,
+            quantity=consumption,
+            unit=tariff.unit if consumption is not None else "",
+            explanation=priced.explanation,
+            detail=JsonText(json.dumps(detail, ensure_ascii=False)),
+        )
+        if len(tariff.memo) >= MEMO_MAX:
+            tariff.memo.clear()
+        tariff.memo[key] = charge
+        return charge
+
+    # -- laying out the writes ---------------------------------------------------------------
+
+    def _spec(self, kind, reference, receivable, charges) -> TransactionSpec | None:
+        """The ledger transaction of a bill (or of its adjustment): each service debits the
+        receivable, each provider's payable is credited with its services' sum. The shape of
+        the legs is the same for every account with the same lines: worked out once."""
+        shape_key = tuple(map(id, charges))
+        shape = self.legs.get(shape_key)
+        if shape is None:
+            debits, dims = [], []
+            credits: dict[int, int] = defaultdict(int)
+            for charge in charges:
+                if charge.amount_minor:
+                    debits.append(charge.amount_minor)
+                    dims.append((charge.service, charge.provider_id))
+                    credits[charge.provider_id] += charge.amount_minor
+            credit_legs = [
+                (self.context.payable(provider_id), -amount)
+                for provider_id, amount in credits.items()
+                if amount
+            ]
+            dims += [("", provider_id) for provider_id, amount in credits.items() if amount]
+            shape = self.legs[shape_key] = (
+                tuple(debits),
+                tuple(Leg(code, amount) for code, amount in credit_legs),
+                tuple(dims),
+                charges,  # keeps the ids in the key alive
+            )
+        debits, credit_legs, dims, _charges = shape
+        if len(debits) + len(credit_legs) < 2:
+            return None
+        return TransactionSpec(
+            kind=kind,
+            legs=(*[Leg(receivable, amount) for amount in debits], *credit_legs),
+            value_date=self.end,
+            reference=reference,
+            dimensions=dims,
+        )
+
+    def _adjust(self, changed, receivables) -> None:
+        writes, result = self.writes, self.writes.result
+        ids = [existing.invoice_id for existing, _c, _s in changed]
+        billed = inputs.billed_by_invoice(ids)
+        positions = _last_positions(ids)
+        for existing, charges, signature in changed:
+            before = {
+                key: compose.Billed(*values)
+                for key, values in billed.get(existing.invoice_id, {}).items()
+            }
+            adjustments = compose.differences(before, charges)
+            revision = existing.revision + 1
+            account_id = existing.account_id
+            spec = self._spec("adjustment", existing.number, receivables[account_id], adjustments)
+            index = None
+            if spec is not None:
+                index = len(writes.specs)
+                writes.specs.append(spec)
+            position = positions.get(existing.invoice_id, 0)
+            for charge in adjustments:
+                position += 1
+                writes.lines.append((account_id, position, "adjustment", charge, revision, index))
+                key = charge.total_key
+                result.totals[key] = result.totals.get(key, 0) + charge.amount_minor
+            amount = sum(c.amount_minor for c in adjustments)
+            result.adjusted += 1
+            result.charged_minor += amount
+            writes.updates.append((existing.invoice_id, amount, signature, revision))
+
+    def _exception(self, service: tuple, code: str, **params) -> None:
+        self.writes.exceptions.append(
+            (
+                self.context.run_id,
+                self.period,
+                service[0],
+                service[1],
+                code,
+                params,
+                self.context.now,
+            )
+        )
+
+
+_NO_BUILDING = (None, None, None)
+
+
+def _write(run: BillingRun, chunk: RunChunk, writes: _Writes, context: _Context) -> int | None:
+    """Write a prepared chunk in one transaction, claiming it first: when another process
+    has written it meanwhile, nothing is written (None)."""
+    result = writes.result
+    with transaction.atomic():
+        claimed = RunChunk.objects.filter(pk=chunk.pk, status=RunChunk.Status.PENDING).update(
+            status=RunChunk.Status.DONE,
+            accounts=result.accounts,
+            totals=result.totals,
+            attempts=F("attempts") + 1,
+            worker=f"{socket.gethostname()}:{os.getpid()}"[:100],
+            finished_at=timezone.now(),
+        )
+        if not claimed:
+            return None
+        # Exceptions of earlier runs for these accounts are closed; what still fails is
+        # raised again below.
+        RunException.objects.filter(
+            period=context.period,
+            account_id__gte=chunk.first_account,
+            account_id__lte=chunk.last_account,
+            resolved_at__isnull=True,
+        ).update(resolved_at=context.now)
+        if writes.receivables_missing:
+            receivables_ensure(writes.receivables_missing)
+        transaction_ids = (
+            transactions_post_bulk(writes.specs, currency=context.currency) if writes.specs else []
+        )
+        if writes.invoices:
+            for row, public_id in zip(writes.invoices, uuid7s(len(writes.invoices)), strict=True):
+                row[0] = public_id
+            bulk_insert(Invoice, INVOICE_FIELDS, writes.invoices)
+        invoice_ids = writes.existing_ids
+        if writes.invoices:
+            invoice_ids = {**invoice_ids, **_new_invoice_ids(chunk, context)}
+        if writes.lines:
+            bulk_insert(
+                InvoiceLine,
+                LINE_FIELDS,
+                [
+                    (
+                        invoice_ids[account_id],
+                        position,
+                        kind,
+                        c.service,
+                        c.provider_id,
+                        c.tariff_code,
+                        c.tariff_version,
+                        c.quantity,
+                        c.unit,
+                        c.amount_minor,
+                        c.tax_minor,
+                        c.explanation,
+                        c.detail,
+                        revision,
+                        transaction_ids[spec] if spec is not None else None,
+                    )
+                    for account_id, position, kind, c, revision, spec in writes.lines
+                ],
+            )
+        for invoice_id, amount, signature, revision in writes.updates:
+            Invoice.objects.filter(pk=invoice_id).update(
+                adjustments_minor=F("adjustments_minor") + amount,
+                closing_minor=F("closing_minor") + amount,
+                digest=signature,
+                revision=revision,
+                updated_at=context.now,
+                run_id=context.run_id,
+            )
+        if writes.true_ups:
+            true_ups_mark_billed(writes.true_ups, context.period)
+        if writes.last_bill:
+            accounts_last_bill_set(writes.last_bill)
+        if writes.in_credit:
+            accounts_allocate(writes.in_credit)
+        if writes.exceptions:
+            RunException.objects.bulk_create(
+                [
+                    RunException(**dict(zip(EXCEPTION_FIELDS, row, strict=True)))
+                    for row in writes.exceptions
+                ]
+            )
+        result.exceptions = len({row[2] for row in writes.exceptions})
         BillingRun.objects.filter(pk=run.pk).update(
             chunks_done=F("chunks_done") + 1,
             accounts_done=F("accounts_done") + result.accounts,
@@ -237,331 +722,14 @@ def billing_chunk_process(chunk_id: int) -> int | None:
     return result.accounts
 
 
-# --- one chunk ---------------------------------------------------------------------------------
-
-
-@dataclass
-class ChunkResult:
-    accounts: int = 0
-    new: int = 0
-    adjusted: int = 0
-    unchanged: int = 0
-    exceptions: int = 0
-    charged_minor: int = 0
-    totals: dict | None = None
-
-
-class _Chunk:
-    def __init__(self, run: BillingRun, chunk: RunChunk):
-        self.run = run
-        self.chunk = chunk
-        self.period = run.period
-        self.end = compose.period_end(run.period)
-        operator = operator_get()
-        self.currency = operator.currency
-        self.exponent = currency_exponent(self.currency)
-        self.jurisdiction = operator.jurisdiction
-        self.due_days = billing_selectors.due_days()
-        self.now = timezone.now()
-        self.prefix = invoice_prefix(self.period)
-        self.exceptions: list[tuple] = []
-
-    def bill(self) -> ChunkResult:
-        data = inputs.chunk_inputs(
-            self.chunk.first_account,
-            self.chunk.last_account,
-            self.period,
-            self.end,
-            invoice_prefix=self.prefix,
+def _new_invoice_ids(chunk: RunChunk, context: _Context) -> dict[int, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT account_id, id FROM {Invoice._meta.db_table} "  # noqa: S608
+            "WHERE period = %s AND account_id BETWEEN %s AND %s",
+            [context.period, chunk.first_account, chunk.last_account],
         )
-        result = ChunkResult(totals={})
-        # Exceptions of earlier runs for these accounts are closed; what still fails is
-        # raised again below.
-        RunException.objects.filter(
-            period=self.period,
-            account_id__gte=self.chunk.first_account,
-            account_id__lte=self.chunk.last_account,
-            resolved_at__isnull=True,
-        ).update(resolved_at=self.now)
-        charges = self._price(data)
-        if not charges:
-            self._write_exceptions(result)
-            return result
-        receivables = dict(data.receivables)
-        missing = {a: data.accounts[a].number for a in charges if a not in receivables}
-        if missing:
-            receivables.update(receivables_ensure(missing))
-        payables = self._payables({c.provider_id for cs in charges.values() for c in cs})
-
-        new_invoices, new_lines, specs = [], [], []
-        changed: list[tuple[inputs.Existing, list[compose.ServiceCharge], str]] = []
-        last_bill: dict[int, Decimal] = {}
-        totals = result.totals
-        for account_id, account_charges in charges.items():
-            facts = data.accounts[account_id]
-            existing = data.existing.get(account_id)
-            result.accounts += 1
-            signature = compose.digest(account_charges)
-            if existing is not None:
-                if existing.digest == signature:
-                    result.unchanged += 1
-                else:
-                    changed.append((existing, account_charges, signature))
-                continue
-            opening, payments, other = data.balances.get(account_id, (0, 0, 0))
-            charged = sum(c.amount_minor for c in account_charges)
-            closing = compose.Totals(opening, charged, payments, other).closing_minor
-            number = invoice_number(self.period, facts.number)
-            new_invoices.append(
-                [
-                    None,
-                    number,
-                    account_id,
-                    self.period,
-                    self.currency,
-                    compose.issue_date(self.period),
-                    compose.due_date(self.period, self.due_days),
-                    opening,
-                    charged,
-                    payments,
-                    other,
-                    closing,
-                    signature,
-                    0,
-                    self.run.pk,
-                    self.now,
-                    self.now,
-                ]
-            )
-            last_bill[account_id] = Decimal(closing).scaleb(-self.exponent)
-            spec = self._spec("charge", number, receivables[account_id], payables, account_charges)
-            index = None
-            if spec is not None:
-                index = len(specs)
-                specs.append(spec)
-            for position, charge in enumerate(account_charges, start=1):
-                new_lines.append((account_id, position, "charge", charge, 0, index))
-                key = f"{charge.service}:{charge.provider_id}"
-                totals[key] = totals.get(key, 0) + charge.amount_minor
-            result.new += 1
-            result.charged_minor += charged
-
-        if changed:
-            self._adjust(changed, receivables, payables, specs, new_lines, result, last_bill)
-
-        transaction_ids = transactions_post_bulk(specs, currency=self.currency) if specs else []
-        if new_invoices:
-            public_ids = uuid7s(len(new_invoices))
-            for row, public_id in zip(new_invoices, public_ids, strict=True):
-                row[0] = public_id
-            bulk_insert(Invoice, INVOICE_FIELDS, new_invoices)
-        invoice_ids = self._invoice_ids(data)
-        # JSON as text for COPY; SQLite's preparation makes the text itself.
-        detail = _detail_json if connection.vendor == "postgresql" else list
-        rows = []
-        for account_id, position, kind, charge, revision, spec_index in new_lines:
-            rows.append(
-                (
-                    invoice_ids[account_id],
-                    position,
-                    kind,
-                    charge.service,
-                    charge.provider_id,
-                    charge.tariff_code,
-                    charge.tariff_version,
-                    charge.quantity,
-                    charge.unit,
-                    charge.amount_minor,
-                    charge.tax_minor,
-                    charge.explanation,
-                    detail(charge.detail),
-                    revision,
-                    transaction_ids[spec_index] if spec_index is not None else None,
-                )
-            )
-        if rows:
-            bulk_insert(InvoiceLine, LINE_FIELDS, rows)
-        true_up_ids = [i for a in charges for i in data.true_up_ids.get(a, ())]
-        if true_up_ids:
-            true_ups_mark_billed(true_up_ids, self.period)
-        if last_bill:
-            accounts_last_bill_set(last_bill)
-        in_credit = [a for a in charges if data.balances.get(a, (0, 0, 0))[0] < 0]
-        if in_credit:
-            accounts_allocate(in_credit)
-        self._write_exceptions(result)
-        return result
-
-    # -- pricing ---------------------------------------------------------------------------
-
-    def _price(self, data: inputs.ChunkInputs) -> dict[int, list[compose.ServiceCharge]]:
-        tariffs = tariffs_in_force({s.tariff_code for s in data.services}, self.period)
-        out: dict[int, list[compose.ServiceCharge]] = {}
-        for service in data.services:
-            tariff = tariffs.get(service.tariff_code)
-            if tariff is None:
-                self._exception(service, "no_tariff", tariff=service.tariff_code)
-                continue
-            if tariff.currency != self.currency:
-                self._exception(service, "currency", tariff=tariff.code)
-                continue
-            charge = self._charge(service, tariff, data)
-            if charge is not None:
-                out.setdefault(service.account_id, []).append(charge)
-        return out
-
-    def _charge(
-        self, service: inputs.ServiceRow, tariff: TariffInForce, data: inputs.ChunkInputs
-    ) -> compose.ServiceCharge | None:
-        facts = data.accounts[service.account_id]
-        consumption = true_up = None
-        resources = inputs.METERED.get(service.service, ())
-        for resource in resources:
-            key = (service.account_id, resource)
-            used = data.consumption.get(key)
-            if used is not None:
-                consumption = (consumption or 0) + used
-            extra = data.true_ups.get(key)
-            if extra:
-                true_up = (true_up or 0) + extra
-        if true_up:
-            consumption = (consumption or 0) + true_up
-            if consumption < 0:
-                consumption = Decimal(0)
-        building = data.buildings.get(facts.building_id, (None, None, None))
-        days = None
-        if service.starts_on > self.period or (service.ends_on and service.ends_on < self.end):
-            first = max(service.starts_on, self.period)
-            last = min(service.ends_on or self.end, self.end)
-            days = (last - first).days + 1
-        try:
-            quote = tariff.price(
-                period=self.period,
-                consumption=consumption,
-                days_in_service=days,
-                area_m2=facts.total_area,
-                heated_area_m2=facts.heated_area,
-                occupants=facts.occupants,
-                valuation=facts.valuation,
-                building_consumption=building[2],
-                building_area_m2=building[1] if service.service == "heating" else building[0],
-            )
-        except tariff.errors as exc:
-            self._exception(service, "pricing", tariff=tariff.code, reason=str(exc))
-            return None
-        return compose.ServiceCharge(
-            service=service.service,
-            provider_id=service.provider_id,
-            amount_minor=compose.minor(quote.total, self.exponent),
-            tax_minor=compose.minor(quote.tax, self.exponent),
-            tariff_code=tariff.code,
-            tariff_version=tariff.version,
-            quantity=consumption,
-            unit=tariff.unit if consumption is not None else "",
-            explanation=quote.explanation,
-            detail=quote.detail + ((("true_up", str(true_up)),) if true_up else ()),
-        )
-
-    # -- writing -----------------------------------------------------------------------------
-
-    def _payables(self, provider_ids: set[int]) -> dict[int, str]:
-        return {
-            provider.pk: provider_payable(provider, self.currency).code
-            for provider in Provider.objects.filter(pk__in=provider_ids)
-        }
-
-    def _spec(self, kind, reference, receivable, payables, charges) -> TransactionSpec | None:
-        """The ledger transaction of a bill (or of its adjustment): each service debits the
-        receivable, each provider's payable is credited with its services' sum."""
-        legs, dims = [], []
-        credits: dict[int, int] = defaultdict(int)
-        for charge in charges:
-            if charge.amount_minor:
-                legs.append(Leg(receivable, charge.amount_minor))
-                dims.append((charge.service, charge.provider_id))
-                credits[charge.provider_id] += charge.amount_minor
-        for provider_id, amount in credits.items():
-            if amount:
-                legs.append(Leg(payables[provider_id], -amount))
-                dims.append(("", provider_id))
-        if len(legs) < 2:
-            return None
-        return TransactionSpec(
-            kind=kind,
-            legs=tuple(legs),
-            value_date=self.end,
-            reference=reference,
-            dimensions=tuple(dims),
-        )
-
-    def _adjust(self, changed, receivables, payables, specs, new_lines, result, last_bill):
-        billed = inputs.billed_by_invoice([e.invoice_id for e, _c, _s in changed])
-        positions = _last_positions([e.invoice_id for e, _c, _s in changed])
-        updates = []
-        for existing, charges, signature in changed:
-            before = {
-                key: compose.Billed(*values) for key, values in billed[existing.invoice_id].items()
-            }
-            adjustments = compose.differences(before, charges)
-            revision = existing.revision + 1
-            account_id = existing.account_id
-            spec = self._spec(
-                "adjustment", existing.number, receivables[account_id], payables, adjustments
-            )
-            index = None
-            if spec is not None:
-                index = len(specs)
-                specs.append(spec)
-            position = positions.get(existing.invoice_id, 0)
-            for charge in adjustments:
-                position += 1
-                new_lines.append((account_id, position, "adjustment", charge, revision, index))
-                key = f"{charge.service}:{charge.provider_id}"
-                result.totals[key] = result.totals.get(key, 0) + charge.amount_minor
-            amount = sum(c.amount_minor for c in adjustments)
-            result.adjusted += 1
-            result.charged_minor += amount
-            updates.append((existing.invoice_id, amount, signature, revision))
-        now = self.now
-        for invoice_id, amount, signature, revision in updates:
-            Invoice.objects.filter(pk=invoice_id).update(
-                adjustments_minor=F("adjustments_minor") + amount,
-                closing_minor=F("closing_minor") + amount,
-                digest=signature,
-                revision=revision,
-                updated_at=now,
-                run_id=self.run.pk,
-            )
-
-    def _invoice_ids(self, data: inputs.ChunkInputs) -> dict[int, int]:
-        ids = {account: e.invoice_id for account, e in data.existing.items()}
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT account_id, id FROM {Invoice._meta.db_table} "  # noqa: S608
-                "WHERE period = %s AND account_id BETWEEN %s AND %s",
-                [self.period, self.chunk.first_account, self.chunk.last_account],
-            )
-            ids.update(cursor.fetchall())
-        return ids
-
-    def _exception(self, service: inputs.ServiceRow, code: str, **params) -> None:
-        self.exceptions.append(
-            (self.run.pk, self.period, service.account_id, service.service, code, params, self.now)
-        )
-
-    def _write_exceptions(self, result: ChunkResult) -> None:
-        if self.exceptions:
-            RunException.objects.bulk_create(
-                [
-                    RunException(**dict(zip(EXCEPTION_FIELDS, row, strict=True)))
-                    for row in self.exceptions
-                ]
-            )
-        result.exceptions = len({row[2] for row in self.exceptions})
-
-
-def _detail_json(detail) -> str:
-    return json.dumps(detail, default=str, ensure_ascii=False)
+        return dict(cursor.fetchall())
 
 
 def _last_positions(invoice_ids: list[int]) -> dict[int, int]:

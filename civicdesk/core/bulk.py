@@ -27,6 +27,13 @@ from django.db import DEFAULT_DB_ALIAS, connections, models
 SQLITE_ROWS = 2500  # rows per INSERT statement on SQLite (fewer when the columns are many)
 
 
+class JsonText(str):
+    """A JSONField value already encoded as JSON text, written as it is (no second encoding):
+    for rows whose JSON repeats, encoded once and shared."""
+
+    __slots__ = ()
+
+
 def bulk_insert(model, fields: Sequence[str], rows: Iterable[Sequence], *, using=None) -> int:
     """Insert ``rows`` into ``model``'s table; returns how many. Runs in the caller's
     transaction.
@@ -140,6 +147,7 @@ def _copy_bool(value: bool) -> str:
 
 _COPY_TEXT: dict[type, Callable] = {
     str: _copy_str,
+    JsonText: _copy_str,
     int: str,
     bool: _copy_bool,
     Decimal: _copy_decimal,
@@ -224,6 +232,8 @@ def _converter(field, connection) -> Callable:
     if isinstance(field, models.DateField):
         # What DateField.get_db_prep_value gives for a date: its ISO text.
         return _cached(lambda value: value.isoformat() if type(value) is date else django(value))
+    if isinstance(field, models.JSONField):
+        return lambda value: str(value) if type(value) is JsonText else django(value)
     if isinstance(field, models.DecimalField):
         # DecimalField.get_db_prep_value refuses a NaN or an infinity and hands SQLite the
         # Decimal, which the driver stores as str(value).

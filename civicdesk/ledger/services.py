@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from civicdesk.core.bulk import bulk_insert
+from civicdesk.core.identifiers import uuid7s
 from civicdesk.ledger import postings
 from civicdesk.ledger.models import Allocation, LedgerAccount, Posting, Transaction
 from civicdesk.ledger.postings import Leg, PostingError
@@ -728,11 +729,14 @@ def transactions_post_bulk(
             error = _posting_error(exc, "legs")
             raise ValidationError({f"transactions.{index}": error.error_dict["legs"]}) from exc
         codes.update(leg.account_code for leg in spec.legs)
-    accounts = dict(
-        LedgerAccount.objects.filter(
-            code__in=codes, closed_at__isnull=True, currency=currency
-        ).values_list("code", "pk")
-    )
+    accounts: dict[str, int] = {}
+    ordered = sorted(codes)
+    for start in range(0, len(ordered), 5000):
+        accounts.update(
+            LedgerAccount.objects.filter(
+                code__in=ordered[start : start + 5000], closed_at__isnull=True, currency=currency
+            ).values_list("code", "pk")
+        )
     missing = sorted(codes - accounts.keys())
     if missing:
         raise ValidationError(
@@ -746,10 +750,10 @@ def transactions_post_bulk(
         )
     booked_at = booked_at or timezone.now()
     actor_id = getattr(actor, "pk", None)
-    transaction_rows, posting_rows, ids = [], [], []
-    for spec in specs:
-        txn_id = uuid.uuid4()
-        ids.append(txn_id)
+    transaction_rows, posting_rows = [], []
+    # Time-ordered ids: the rows go to the end of the key's index instead of all over it.
+    ids = uuid7s(len(specs))
+    for spec, txn_id in zip(specs, ids, strict=True):
         transaction_rows.append(
             (
                 txn_id,

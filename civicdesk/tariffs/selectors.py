@@ -17,7 +17,10 @@ from django.db.models import Q, QuerySet
 from civicdesk.tariffs import definition, engine
 from civicdesk.tariffs.models import Tariff
 
-_compiled: dict[tuple[str, int], engine.Pricer] = {}
+# Keyed by (code, version, digest): a version never changes in one database, but tests and
+# benchmarks make many databases in one process.
+_compiled: dict[tuple[str, int, str], engine.Pricer] = {}
+_in_force: dict[tuple[str, int, str], TariffInForce] = {}
 _lock = threading.Lock()
 _COMPILED_MAX = 500
 
@@ -46,6 +49,11 @@ class TariffInForce:
         self.tariff = pricer.tariff
         self.pricer = pricer
         self._priced: dict[int, tuple[engine.Quote, Priced]] = {}
+        # The PricingInput fields the price depends on (besides the period).
+        names, _extra = engine.inputs_used(pricer.tariff)
+        self.used = tuple(n for n in names if n not in ("period", "period_start", "period_end"))
+        # For callers that remember what they made of a price (the billing run's lines).
+        self.memo: dict = {}
 
     def quote(self, **inputs) -> engine.Quote:
         return self.pricer.price(engine.PricingInput(**inputs))
@@ -78,7 +86,7 @@ class TariffInForce:
 
 
 def compiled(row: Tariff) -> engine.Pricer:
-    key = (row.code, row.version)
+    key = (row.code, row.version, row.digest)
     with _lock:
         found = _compiled.get(key)
         if found is None:
@@ -104,8 +112,24 @@ def tariffs_in_force(codes, day: date) -> dict[str, TariffInForce]:
     out: dict[str, TariffInForce] = {}
     for row in rows:
         if row.code not in out:
-            out[row.code] = TariffInForce(row, compiled(row))
+            out[row.code] = _tariff_in_force(row)
     return out
+
+
+def _tariff_in_force(row: Tariff) -> TariffInForce:
+    """One object per stored version and process (a stored version never changes), so what
+    its pricer and memo learn serves every chunk and run."""
+    key = (row.code, row.version, row.digest)
+    with _lock:
+        found = _in_force.get(key)
+        if found is not None:
+            return found
+    found = TariffInForce(row, compiled(row))
+    with _lock:
+        if len(_in_force) >= _COMPILED_MAX:
+            _in_force.pop(next(iter(_in_force)))
+        _in_force[key] = found
+    return found
 
 
 def tariff_in_force(code: str, day: date) -> TariffInForce | None:
