@@ -17,7 +17,7 @@ from civicdesk.registry.models import ServiceType
 
 
 class Tariff(models.Model):
-    code = models.SlugField(_("code"), max_length=60)
+    code = models.SlugField(_("code"), max_length=64)
     version = models.PositiveIntegerField(_("version"))
     name = models.CharField(_("name"), max_length=200, blank=True)
     service = models.CharField(_("service"), max_length=20, choices=ServiceType.choices)

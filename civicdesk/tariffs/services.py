@@ -43,6 +43,22 @@ def _messages(exc: definition.TariffError) -> list[dict]:
     return error_messages(exc)
 
 
+def tariffs_check(tariff: definition.Tariff) -> list[dict]:
+    """What a load checks beyond the definition itself: a service the registry knows.
+    ([{"path", "code", "message"}], empty when fine; for inline definitions too.)"""
+    services = set(ServiceType.values)
+    if tariff.service in services:
+        return []
+    return [
+        {
+            "path": "service",
+            "code": "unknown_service",
+            "message": _("Unknown service %(service)s; one of: %(allowed)s.")
+            % {"service": tariff.service, "allowed": ", ".join(sorted(services))},
+        }
+    ]
+
+
 @transaction.atomic
 def tariffs_load(text: str, *, actor=None) -> list[Loaded]:
     """Load every tariff in a YAML or JSON text, all or nothing. A definition equal to the
@@ -54,18 +70,9 @@ def tariffs_load(text: str, *, actor=None) -> list[Loaded]:
     except definition.TariffError as exc:
         raise TariffsRejected(_messages(exc)) from None
     errors = []
-    services = set(ServiceType.values)
     for index, tariff in enumerate(tariffs):
-        if tariff.service not in services:
-            prefix = f"[{index}]." if len(tariffs) > 1 else ""
-            errors.append(
-                {
-                    "path": f"{prefix}service",
-                    "code": "unknown_service",
-                    "message": _("Unknown service %(service)s; one of: %(allowed)s.")
-                    % {"service": tariff.service, "allowed": ", ".join(sorted(services))},
-                }
-            )
+        prefix = f"[{index}]." if len(tariffs) > 1 else ""
+        errors += [{**e, "path": prefix + e["path"]} for e in tariffs_check(tariff)]
     if errors:
         raise TariffsRejected(errors)
     out = []
