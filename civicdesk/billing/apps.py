@@ -6,3 +6,9 @@ class BillingConfig(AppConfig):
     name = "civicdesk.billing"
     label = "billing"
     verbose_name = _("Billing")
+
+    def ready(self) -> None:
+        from civicdesk.billing import casework, slots
+
+        slots.register()
+        casework.register()

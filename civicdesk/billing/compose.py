@@ -81,6 +81,8 @@ class ServiceCharge:
     # Worked out once per line (a billing run shares one line among many accounts).
     signature: str = field(init=False, repr=False, compare=False)
     total_key: str = field(init=False, repr=False, compare=False)
+    # The line's columns as the database stores them, when the billing run has made them.
+    row: tuple = field(init=False, repr=False, compare=False, default=())
 
     def __post_init__(self) -> None:
         object.__setattr__(

@@ -8,6 +8,7 @@ than the whole pricing of a chunk (see bench/bench_billing_run.py).
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,6 +20,7 @@ from civicdesk.billing.models import Invoice, InvoiceLine
 from civicdesk.ledger.models import LedgerAccount, Posting, Transaction
 from civicdesk.metering.models import EstimateTrueUp, Meter, Reading
 from civicdesk.registry.models import AccountService, Building, PersonalAccount, Premises
+from civicdesk.tariffs.models import Tariff
 
 # The meter resource whose readings a service is billed from.
 METERED = {
@@ -88,6 +90,7 @@ def _tables():
         "ledger": q(LedgerAccount._meta.db_table),
         "posting": q(Posting._meta.db_table),
         "txn": q(Transaction._meta.db_table),
+        "tariff": q(Tariff._meta.db_table),
     }
 
 
@@ -142,8 +145,11 @@ def chunk_inputs(first: int, last: int, start: date, end: date, *, invoice_prefi
         if not out.accounts:
             return out
         cursor.execute(
-            f"SELECT account_id, service_type, provider_id, tariff_code, starts_on, "  # noqa: S608
-            f"ends_on FROM {t['service']} WHERE account_id BETWEEN %s AND %s "
+            # Dates as text (no declared type: no conversion per row; each distinct date is
+            # read once below).
+            "SELECT account_id, service_type, provider_id, tariff_code, "  # noqa: S608
+            f"starts_on || '', ends_on || '' FROM {t['service']} "
+            "WHERE account_id BETWEEN %s AND %s "
             "AND starts_on <= %s AND (ends_on IS NULL OR ends_on >= %s) "
             "ORDER BY account_id, service_type, provider_id, starts_on",
             [first, last, end, start],
@@ -240,7 +246,8 @@ def chunk_inputs(first: int, last: int, start: date, end: date, *, invoice_prefi
 
 
 def billed_by_invoice(invoice_ids: list[int]) -> dict[int, dict[tuple[str, int], tuple]]:
-    """Per invoice, per (service, provider): (amount, tax, quantity) billed so far."""
+    """Per invoice, per (service, provider): (amount, tax, quantity) the runs billed so far
+    (a dispute's settlement is staff's, not a run's: recompute-and-diff leaves it alone)."""
     if not invoice_ids:
         return {}
     t = _tables()
@@ -251,7 +258,8 @@ def billed_by_invoice(invoice_ids: list[int]) -> dict[int, dict[tuple[str, int],
             cursor.execute(
                 f"SELECT invoice_id, service, provider_id, SUM(amount_minor), "  # noqa: S608
                 f"SUM(tax_minor), SUM(quantity) FROM {t['line']} "
-                f"WHERE invoice_id IN ({marks}) GROUP BY invoice_id, service, provider_id",
+                f"WHERE invoice_id IN ({marks}) AND kind IN ('charge', 'adjustment') "
+                "GROUP BY invoice_id, service, provider_id",
                 part,
             )
             for invoice_id, service, provider_id, amount, tax, quantity in cursor.fetchall():
@@ -266,3 +274,61 @@ def billed_by_invoice(invoice_ids: list[int]) -> dict[int, dict[tuple[str, int],
 def _slices(items: list, size: int):
     for index in range(0, len(items), size):
         yield items[index : index + size]
+
+
+def chunk_fingerprint(first: int, last: int, start: date) -> str:
+    """A digest of what could change a bill of the accounts in [first, last] for the period
+    starting ``start``: how many rows of each input there are and when the last of them was
+    written (accounts, premises, buildings, services, meters, the period's readings and their
+    reviews, unbilled true-ups, the building meters' readings, tariffs). Equal digests mean
+    nothing was added, removed or saved since: a later run of the period need not price the
+    chunk again. (Every change of these goes through a service that saves the row, which
+    stamps it; ``billing_run --full`` recomputes regardless.) A few aggregate queries."""
+    t = _tables()
+    between = "BETWEEN %s AND %s"
+    queries = [
+        (f"SELECT COUNT(*), MAX(updated_at) FROM {t['account']} WHERE id {between}", [first, last]),  # noqa: S608
+        (
+            f"SELECT COUNT(*), MAX(p.updated_at), MAX(b.updated_at) FROM {t['account']} a "  # noqa: S608
+            f"JOIN {t['premises']} p ON p.id = a.premises_id "
+            f"JOIN {t['building']} b ON b.id = p.building_id WHERE a.id {between}",
+            [first, last],
+        ),
+        (
+            f"SELECT COUNT(*), MAX(updated_at) FROM {t['service']} WHERE account_id {between}",  # noqa: S608
+            [first, last],
+        ),
+        (
+            f"SELECT COUNT(*), MAX(updated_at) FROM {t['meter']} WHERE account_id {between}",  # noqa: S608
+            [first, last],
+        ),
+        (
+            "SELECT COUNT(*), SUM(r.consumption), MAX(r.created_at), MAX(r.reviewed_at) "  # noqa: S608
+            f"FROM {t['meter']} m "
+            f"JOIN {t['reading']} r ON r.meter_id = m.id "
+            f"WHERE m.account_id {between} AND r.period = %s",
+            [first, last, start],
+        ),
+        (
+            f"SELECT COUNT(*), SUM(u.difference), MAX(u.created_at) FROM {t['trueup']} u "  # noqa: S608
+            f"JOIN {t['meter']} m ON m.id = u.meter_id WHERE m.account_id {between} "
+            "AND (u.billed_period IS NULL OR u.billed_period = %s)",
+            [first, last, start],
+        ),
+        (
+            "SELECT COUNT(*), SUM(r.consumption), MAX(r.created_at), MAX(r.reviewed_at) "  # noqa: S608
+            f"FROM {t['meter']} m "
+            f"JOIN {t['reading']} r ON r.meter_id = m.id "
+            "WHERE m.premises_id IS NULL AND r.period = %s AND m.building_id IN ("
+            f"SELECT p.building_id FROM {t['account']} a JOIN {t['premises']} p "
+            f"ON p.id = a.premises_id WHERE a.id {between})",
+            [start, first, last],
+        ),
+        (f"SELECT COUNT(*), MAX(loaded_at) FROM {t['tariff']}", []),  # noqa: S608
+    ]
+    parts = []
+    with connection.cursor() as cursor:
+        for sql, params in queries:
+            cursor.execute(sql, params)
+            parts.append(repr(tuple(str(value) for value in cursor.fetchone())))
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()

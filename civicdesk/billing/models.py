@@ -34,6 +34,11 @@ class BillingRun(models.Model):
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
     chunk_size = models.PositiveIntegerField(_("accounts per chunk"), default=20_000)
+    full = models.BooleanField(
+        _("recompute every account"),
+        default=False,
+        help_text=_("Also where nothing that prices a bill has changed since the last run."),
+    )
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
     accounts_total = models.PositiveIntegerField(default=0)
@@ -63,6 +68,7 @@ class BillingRun(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("billing run")
         verbose_name_plural = _("billing runs")
+        permissions = [("run_billing", "Can start billing runs")]
         constraints = [
             # One run at a time per period: a second start resumes the unfinished one.
             models.UniqueConstraint(
@@ -93,6 +99,10 @@ class RunChunk(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     worker = models.CharField(max_length=100, blank=True)
     totals = models.JSONField(default=dict, blank=True)
+    # What the chunk's inputs looked like when it was priced (inputs.chunk_fingerprint): a
+    # later run of the period finding the same skips the chunk.
+    fingerprint = models.CharField(max_length=32, blank=True)
+    unchanged = models.BooleanField(default=False)
     error = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -149,6 +159,8 @@ class InvoiceLine(models.Model):
     class Kind(models.TextChoices):
         CHARGE = "charge", _("Charge")
         ADJUSTMENT = "adjustment", _("Adjustment")
+        # Settled by staff (a dispute): not the run's, so a re-run leaves it alone.
+        DISPUTE = "dispute", _("Dispute settlement")
 
     invoice = models.ForeignKey(
         Invoice, on_delete=models.CASCADE, related_name="lines", db_index=False
@@ -270,3 +282,63 @@ class BillingSettings(models.Model):
 
     def __str__(self) -> str:
         return str(_("Billing settings"))
+
+
+class InvoiceDispute(models.Model):
+    """A resident's dispute of one or more lines of an invoice: the case that carries it, the
+    lines (by position), what the resident claims, and the adjustment staff posted when they
+    resolved it (negative: a credit). ``billing.casework`` writes it."""
+
+    case = models.OneToOneField(
+        "cases.Case", on_delete=models.CASCADE, related_name="invoice_dispute"
+    )
+    invoice = models.ForeignKey(
+        Invoice, verbose_name=_("invoice"), on_delete=models.PROTECT, related_name="disputes"
+    )
+    lines = models.JSONField(_("disputed lines"), default=list, help_text="Line positions.")
+    amount_claimed_minor = models.BigIntegerField(_("amount claimed"), null=True, blank=True)
+    adjustment_minor = models.BigIntegerField(_("adjustment"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("invoice dispute")
+        verbose_name_plural = _("invoice disputes")
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id}: {self.case_id}"
+
+
+class InvoiceDelivery(models.Model):
+    """A bill sent to one recipient: one row per (invoice, revision, channel, recipient), so a
+    delivery run repeated or resumed never sends the same revision twice (``delivery``)."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+
+    invoice = models.ForeignKey(
+        Invoice, verbose_name=_("invoice"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    revision = models.PositiveSmallIntegerField(_("revision"))
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    recipient = models.CharField(_("recipient"), max_length=254)
+    language = models.CharField(_("language"), max_length=8)
+    notification = models.ForeignKey(
+        "notifications.Delivery", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_at = models.DateTimeField(_("sent at"))
+
+    class Meta:
+        ordering = ["-sent_at"]
+        verbose_name = _("bill delivery")
+        verbose_name_plural = _("bill deliveries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "revision", "channel", "recipient"],
+                name="invoice_delivery_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} r{self.revision} → {self.recipient}"

@@ -86,3 +86,15 @@ def run_report_lines(run: BillingRun) -> list[str]:
         for code, count in run_exceptions_summary(run):
             lines.append(f"  {code}: {count}")
     return lines
+
+
+EXCEPTION_TITLES = {
+    "no_tariff": gettext_lazy("No tariff in force"),
+    "currency": gettext_lazy("Tariff in another currency"),
+    "pricing": gettext_lazy("The tariff could not price it"),
+}
+
+
+def exception_title(code: str) -> str:
+    """A short name for a kind of exception (the queue's filter, the report's summary)."""
+    return str(EXCEPTION_TITLES.get(code, code))

@@ -37,15 +37,15 @@ from civicdesk.billing import compose, inputs
 from civicdesk.billing import selectors as billing_selectors
 from civicdesk.billing.models import BillingRun, Invoice, InvoiceLine, RunChunk, RunException
 from civicdesk.core.audit import audit_record
-from civicdesk.core.bulk import JsonText, bulk_insert
+from civicdesk.core.bulk import JsonText, Values, bulk_insert
 from civicdesk.core.identifiers import uuid7s
-from civicdesk.ledger.postings import Leg, currency_exponent
+from civicdesk.ledger.postings import currency_exponent
 from civicdesk.ledger.services import (
-    TransactionSpec,
+    BillPosting,
     accounts_allocate,
+    bills_post_bulk,
     provider_payable,
     receivables_ensure,
-    transactions_post_bulk,
 )
 from civicdesk.metering.services import true_ups_mark_billed
 from civicdesk.registry.models import AccountService, Provider
@@ -116,8 +116,11 @@ def invoice_number(period: date, account_number: str) -> str:
 
 
 @transaction.atomic
-def billing_run_start(*, period: date, chunk_size: int = 20_000, actor=None) -> BillingRun:
-    """The open run of the period (resumed as it is), or a new one with its chunks."""
+def billing_run_start(
+    *, period: date, chunk_size: int = 20_000, actor=None, full: bool = False
+) -> BillingRun:
+    """The open run of the period (resumed as it is), or a new one with its chunks. ``full``:
+    price every chunk again, also those whose inputs have not changed since the last run."""
     period = compose.period_start(period)
     if chunk_size < 1:
         raise RunRefused("chunk_size")
@@ -135,6 +138,7 @@ def billing_run_start(*, period: date, chunk_size: int = 20_000, actor=None) -> 
     run = BillingRun.objects.create(
         period=period,
         chunk_size=chunk_size,
+        full=full,
         accounts_total=count,
         started_by=actor,
         status=BillingRun.Status.RUNNING,
@@ -266,6 +270,11 @@ def billing_run_finish(run_id: int) -> bool:
             invoices_adjusted=run.invoices_adjusted,
             exceptions=run.exceptions,
         )
+        if run.invoices_new or run.invoices_adjusted:
+            # The new and corrected bills go to those who chose e-mail (off the run).
+            from civicdesk.billing.tasks import bills_send_task
+
+            transaction.on_commit(lambda: bills_send_task.delay(run_id))
     return True
 
 
@@ -313,6 +322,12 @@ class _Context:
         self.due_on = compose.due_date(run.period, billing_selectors.due_days())
         self.prefix = invoice_prefix(run.period)
         self.now = timezone.now()
+        # As the database stores them (bulk_insert(prepared=True)).
+        self.values = values = Values()
+        self.period_text = values.date(self.period)
+        self.issued_text = values.date(self.issued_on)
+        self.due_text = values.date(self.due_on)
+        self.now_text = values.datetime(self.now)
         self.payables = {
             provider.pk: provider_payable(provider, self.currency).code
             for provider in Provider.objects.filter(
@@ -345,10 +360,15 @@ class _Writes:
     """Everything a chunk writes, computed before its transaction starts."""
 
     result: ChunkResult
+    fingerprint: str = ""
+    unchanged: bool = False  # nothing to price again: no writes but the chunk's mark
     receivables_missing: dict[int, str] = field(default_factory=dict)
     invoices: list[list] = field(default_factory=list)
-    lines: list[tuple] = field(default_factory=list)  # (account, position, kind, charge, rev, spec)
-    specs: list[TransactionSpec] = field(default_factory=list)
+    # (account, position, kind, charge, revision, (bill kind, index) or None)
+    lines: list[tuple] = field(default_factory=list)
+    bills: dict[str, list[BillPosting]] = field(
+        default_factory=lambda: {"charge": [], "adjustment": []}
+    )
     updates: list[tuple] = field(default_factory=list)  # (invoice id, amount, digest, revision)
     exceptions: list[tuple] = field(default_factory=list)
     true_ups: list[int] = field(default_factory=list)
@@ -367,10 +387,44 @@ class _Chunk:
         self.exponent = context.exponent
         self.writes = _Writes(result=ChunkResult())
         self.legs: dict[tuple, tuple] = {}
+        self._keep: list = []
 
     def prepare(self) -> _Writes:
-        """Read the chunk's inputs, price every service, and lay out the rows to write."""
+        """Read the chunk's inputs, price every service, and lay out the rows to write; or,
+        when nothing that prices these accounts' bills has changed since a chunk of an
+        earlier run of the period covering the same accounts was priced, nothing."""
         context, writes = self.context, self.writes
+        first, last = self.chunk.first_account, self.chunk.last_account
+        # Before the reads: a change made meanwhile shows in the next run's fingerprint.
+        writes.fingerprint = inputs.chunk_fingerprint(first, last, self.period)
+        if not self.run.full:
+            before = (
+                RunChunk.objects.filter(
+                    run__period=self.period,
+                    first_account=first,
+                    last_account=last,
+                    status=RunChunk.Status.DONE,
+                    fingerprint=writes.fingerprint,
+                )
+                .exclude(run_id=self.run.pk)
+                .order_by("-finished_at")
+                .first()
+            )
+            if before is not None:
+                writes.unchanged = True
+                writes.result.accounts = writes.result.unchanged = before.accounts
+                writes.result.exceptions = (
+                    RunException.objects.filter(
+                        period=self.period,
+                        account_id__gte=first,
+                        account_id__lte=last,
+                        resolved_at__isnull=True,
+                    )
+                    .values("account_id")
+                    .distinct()
+                    .count()
+                )
+                return writes
         data = inputs.chunk_inputs(
             self.chunk.first_account,
             self.chunk.last_account,
@@ -412,10 +466,10 @@ class _Chunk:
                     None,
                     number,
                     account_id,
-                    self.period,
+                    context.period_text,
                     context.currency,
-                    context.issued_on,
-                    context.due_on,
+                    context.issued_text,
+                    context.due_text,
                     opening,
                     charged,
                     payments,
@@ -424,18 +478,14 @@ class _Chunk:
                     signature,
                     0,
                     context.run_id,
-                    context.now,
-                    context.now,
+                    context.now_text,
+                    context.now_text,
                 ]
             )
             writes.last_bill[account_id] = Decimal(closing).scaleb(exponent)
             if opening < 0:
                 writes.in_credit.append(account_id)
-            spec = self._spec("charge", number, receivable, account_charges)
-            index = None
-            if spec is not None:
-                index = len(writes.specs)
-                writes.specs.append(spec)
+            index = self._bill("charge", number, receivable, account_charges)
             lines = writes.lines
             for position, charge in enumerate(account_charges, start=1):
                 lines.append((account_id, position, "charge", charge, 0, index))
@@ -537,6 +587,7 @@ class _Chunk:
             explanation=priced.explanation,
             detail=JsonText(json.dumps(detail, ensure_ascii=False)),
         )
+        object.__setattr__(charge, "row", _line_values(charge, self.context.values))
         if len(tariff.memo) >= MEMO_MAX:
             tariff.memo.clear()
         tariff.memo[key] = charge
@@ -544,42 +595,20 @@ class _Chunk:
 
     # -- laying out the writes ---------------------------------------------------------------
 
-    def _spec(self, kind, reference, receivable, charges) -> TransactionSpec | None:
-        """The ledger transaction of a bill (or of its adjustment): each service debits the
-        receivable, each provider's payable is credited with its services' sum. The shape of
-        the legs is the same for every account with the same lines: worked out once."""
-        shape_key = tuple(map(id, charges))
-        shape = self.legs.get(shape_key)
-        if shape is None:
-            debits, dims = [], []
-            credits: dict[int, int] = defaultdict(int)
-            for charge in charges:
-                if charge.amount_minor:
-                    debits.append(charge.amount_minor)
-                    dims.append((charge.service, charge.provider_id))
-                    credits[charge.provider_id] += charge.amount_minor
-            credit_legs = [
-                (self.context.payable(provider_id), -amount)
-                for provider_id, amount in credits.items()
-                if amount
-            ]
-            dims += [("", provider_id) for provider_id, amount in credits.items() if amount]
-            shape = self.legs[shape_key] = (
-                tuple(debits),
-                tuple(Leg(code, amount) for code, amount in credit_legs),
-                tuple(dims),
-                charges,  # keeps the ids in the key alive
-            )
-        debits, credit_legs, dims, _charges = shape
-        if len(debits) + len(credit_legs) < 2:
+    def _bill(self, kind: str, reference: str, receivable: str, charges) -> tuple | None:
+        """The ledger posting of a bill (or of its adjustment); returns where it is among the
+        chunk's bills, which the lines keep to name their transaction."""
+        key = tuple(map(id, charges))
+        lines = self.legs.get(key)
+        if lines is None:
+            lines = tuple((c.service, c.provider_id, c.amount_minor) for c in charges)
+            self.legs[key] = lines
+            self._keep.append(charges)  # the ids in the key stay theirs
+        if not any(amount for _s, _p, amount in lines):
             return None
-        return TransactionSpec(
-            kind=kind,
-            legs=(*[Leg(receivable, amount) for amount in debits], *credit_legs),
-            value_date=self.end,
-            reference=reference,
-            dimensions=dims,
-        )
+        bills = self.writes.bills[kind]
+        bills.append(BillPosting(reference, receivable, lines))
+        return (kind, len(bills) - 1)
 
     def _adjust(self, changed, receivables) -> None:
         writes, result = self.writes, self.writes.result
@@ -594,11 +623,7 @@ class _Chunk:
             adjustments = compose.differences(before, charges)
             revision = existing.revision + 1
             account_id = existing.account_id
-            spec = self._spec("adjustment", existing.number, receivables[account_id], adjustments)
-            index = None
-            if spec is not None:
-                index = len(writes.specs)
-                writes.specs.append(spec)
+            index = self._bill("adjustment", existing.number, receivables[account_id], adjustments)
             position = positions.get(existing.invoice_id, 0)
             for charge in adjustments:
                 position += 1
@@ -639,9 +664,19 @@ def _write(run: BillingRun, chunk: RunChunk, writes: _Writes, context: _Context)
             attempts=F("attempts") + 1,
             worker=f"{socket.gethostname()}:{os.getpid()}"[:100],
             finished_at=timezone.now(),
+            fingerprint=writes.fingerprint,
+            unchanged=writes.unchanged,
         )
         if not claimed:
             return None
+        if writes.unchanged:
+            BillingRun.objects.filter(pk=run.pk).update(
+                chunks_done=F("chunks_done") + 1,
+                accounts_done=F("accounts_done") + result.accounts,
+                invoices_unchanged=F("invoices_unchanged") + result.unchanged,
+                exceptions=F("exceptions") + result.exceptions,
+            )
+            return result.accounts
         # Exceptions of earlier runs for these accounts are closed; what still fails is
         # raised again below.
         RunException.objects.filter(
@@ -652,13 +687,20 @@ def _write(run: BillingRun, chunk: RunChunk, writes: _Writes, context: _Context)
         ).update(resolved_at=context.now)
         if writes.receivables_missing:
             receivables_ensure(writes.receivables_missing)
-        transaction_ids = (
-            transactions_post_bulk(writes.specs, currency=context.currency) if writes.specs else []
-        )
+        values = context.values
+        transaction_ids = {
+            kind: [
+                None if txn_id is None else values.uuid(txn_id)
+                for txn_id in bills_post_bulk(
+                    bills, kind=kind, currency=context.currency, value_date=context.end
+                )
+            ]
+            for kind, bills in writes.bills.items()
+        }
         if writes.invoices:
             for row, public_id in zip(writes.invoices, uuid7s(len(writes.invoices)), strict=True):
-                row[0] = public_id
-            bulk_insert(Invoice, INVOICE_FIELDS, writes.invoices)
+                row[0] = values.uuid(public_id)
+            bulk_insert(Invoice, INVOICE_FIELDS, writes.invoices, prepared=True)
         invoice_ids = writes.existing_ids
         if writes.invoices:
             invoice_ids = {**invoice_ids, **_new_invoice_ids(chunk, context)}
@@ -671,21 +713,13 @@ def _write(run: BillingRun, chunk: RunChunk, writes: _Writes, context: _Context)
                         invoice_ids[account_id],
                         position,
                         kind,
-                        c.service,
-                        c.provider_id,
-                        c.tariff_code,
-                        c.tariff_version,
-                        c.quantity,
-                        c.unit,
-                        c.amount_minor,
-                        c.tax_minor,
-                        c.explanation,
-                        c.detail,
+                        *(c.row or _line_values(c, values)),
                         revision,
-                        transaction_ids[spec] if spec is not None else None,
+                        None if bill is None else transaction_ids[bill[0]][bill[1]],
                     )
-                    for account_id, position, kind, c, revision, spec in writes.lines
+                    for account_id, position, kind, c, revision, bill in writes.lines
                 ],
+                prepared=True,
             )
         for invoice_id, amount, signature, revision in writes.updates:
             Invoice.objects.filter(pk=invoice_id).update(
@@ -720,6 +754,22 @@ def _write(run: BillingRun, chunk: RunChunk, writes: _Writes, context: _Context)
             charged_minor=F("charged_minor") + result.charged_minor,
         )
     return result.accounts
+
+
+def _line_values(c: compose.ServiceCharge, values: Values) -> tuple:
+    """A line's columns from service to detail, as the database stores them."""
+    return (
+        c.service,
+        c.provider_id,
+        c.tariff_code,
+        c.tariff_version,
+        values.decimal(c.quantity),
+        c.unit,
+        c.amount_minor,
+        c.tax_minor,
+        c.explanation,
+        c.detail if isinstance(c.detail, str) else json.dumps(list(c.detail), ensure_ascii=False),
+    )
 
 
 def _new_invoice_ids(chunk: RunChunk, context: _Context) -> dict[int, int]:

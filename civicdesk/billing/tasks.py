@@ -16,3 +16,13 @@ def billing_chunk_task(chunk_id: int) -> int | None:
     if run_id is not None:
         billing_run_finish(run_id)
     return done
+
+
+@shared_task(acks_late=True, max_retries=3, default_retry_delay=60)
+def bills_send_task(run_id: int, base_url: str = "") -> dict:
+    """E-mail a finished run's new and changed bills (safe to repeat: see billing.delivery)."""
+    from dataclasses import asdict
+
+    from civicdesk.billing.delivery import bills_send
+
+    return asdict(bills_send(run_id, base_url=base_url))

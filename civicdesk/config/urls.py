@@ -17,6 +17,8 @@ api_v1 = [
     path("", include("civicdesk.cases.api_urls")),
     path("", include("civicdesk.ledger.api_urls")),
     path("", include("civicdesk.metering.api_urls")),
+    path("", include("civicdesk.tariffs.api_urls")),
+    path("", include("civicdesk.billing.api_urls")),
 ]
 
 urlpatterns = [
@@ -34,6 +36,7 @@ urlpatterns = [
     path("open311/v2/", include("civicdesk.cases.open311.urls")),
     path("pay/", include("civicdesk.ledger.urls")),
     path("", include("civicdesk.identity.urls")),
+    path("calculators/", include("civicdesk.tariffs.urls")),
     path("", include("civicdesk.portal.urls")),
 ]
 

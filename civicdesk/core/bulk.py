@@ -34,9 +34,41 @@ class JsonText(str):
     __slots__ = ()
 
 
-def bulk_insert(model, fields: Sequence[str], rows: Iterable[Sequence], *, using=None) -> int:
+class Values:
+    """Values as the database stores them, for ``bulk_insert(..., prepared=True)``: a scale
+    path that writes the same few values many times converts each once (``Values`` of the
+    connection the rows go to: the thread's own)."""
+
+    def __init__(self, connection=None):
+        connection = connection if connection is not None else connections[DEFAULT_DB_ALIAS]
+        self.sqlite = connection.vendor == "sqlite"
+        self._datetime = connection.ops.adapt_datetimefield_value
+
+    def uuid(self, value: UUID) -> str:
+        return value.hex if self.sqlite else str(value)
+
+    def datetime(self, value: datetime) -> str:
+        """An aware datetime: naive UTC text on SQLite (as Django stores it), ISO with the
+        offset for COPY."""
+        return self._datetime(value) if self.sqlite else value.isoformat()
+
+    @staticmethod
+    def date(value: date) -> str:
+        return value.isoformat()
+
+    @staticmethod
+    def decimal(value: Decimal | None) -> str | None:
+        return None if value is None else str(value)
+
+
+def bulk_insert(
+    model, fields: Sequence[str], rows: Iterable[Sequence], *, using=None, prepared=False
+) -> int:
     """Insert ``rows`` into ``model``'s table; returns how many. Runs in the caller's
     transaction.
+
+    ``prepared``: the rows hold only str, int, None (and JsonText) values already as the
+    database stores them (see :class:`Values`): nothing is converted.
 
     ``using``: ``(connection, driver_cursor)`` to run on a cursor of the Django connection's
     own driver connection instead of the default connection's (for a worker thread that
@@ -63,23 +95,26 @@ def bulk_insert(model, fields: Sequence[str], rows: Iterable[Sequence], *, using
         targets.append(field.target_field if field.is_relation else field)
     table = connection.ops.quote_name(meta.db_table)
     column_list = ", ".join(columns)
+    width = len(targets)
+    if prepared:
+        targets = []  # nothing to convert
     if driver_cursor is not None:
         with connection.wrap_database_errors:
-            return _insert(connection, driver_cursor, table, column_list, targets, rows)
+            return _insert(connection, driver_cursor, table, column_list, targets, rows, width)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            return _insert(connection, cursor, table, column_list, targets, rows)
+            return _insert(connection, cursor, table, column_list, targets, rows, width)
         # The driver's own execute, with "?" marks: Django's would rewrite every "%s" of a
         # statement of thousands with a regular expression, on every call.
         connection.validate_no_broken_transaction()
         with connection.wrap_database_errors:
-            return _insert(connection, cursor.cursor, table, column_list, targets, rows)
+            return _insert(connection, cursor.cursor, table, column_list, targets, rows, width)
 
 
-def _insert(connection, cursor, table: str, column_list: str, targets, rows) -> int:
+def _insert(connection, cursor, table: str, column_list: str, targets, rows, width: int) -> int:
     if connection.vendor == "postgresql":
-        return _copy(cursor, table, column_list, len(targets), rows)
-    return _sqlite_insert(connection, cursor, table, column_list, targets, rows)
+        return _copy(cursor, table, column_list, width, rows)
+    return _sqlite_insert(connection, cursor, table, column_list, targets, rows, width)
 
 
 def _copy(cursor, table: str, column_list: str, width: int, rows) -> int:
@@ -158,11 +193,12 @@ _COPY_TEXT: dict[type, Callable] = {
 }
 
 
-def _sqlite_insert(connection, cursor, table: str, column_list: str, targets, rows) -> int:
+def _sqlite_insert(
+    connection, cursor, table: str, column_list: str, targets, rows, width: int
+) -> int:
     import sqlite3
 
     execute = sqlite3.Cursor.execute
-    width = len(targets)
     converters = [
         (index, _converter(field, connection))
         for index, field in enumerate(targets)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db import transaction as db_transaction
 from django.db.models import OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from civicdesk.core.bulk import bulk_insert
+from civicdesk.core.bulk import Values, bulk_insert
 from civicdesk.core.identifiers import uuid7s
 from civicdesk.ledger import postings
 from civicdesk.ledger.models import Allocation, LedgerAccount, Posting, Transaction
@@ -800,3 +802,114 @@ def transactions_post_bulk(
         posting_rows,
     )
     return ids
+
+
+@dataclass(frozen=True, slots=True)
+class BillPosting:
+    """One bill (or one adjustment of it) for :func:`bills_post_bulk`: ``lines`` are
+    (service, provider id, amount in minor units); each debits (or, negative, credits) the
+    receivable and is balanced by its provider's payable."""
+
+    reference: str
+    receivable: str  # the receivable's code
+    lines: tuple[tuple[str, int, int], ...]
+
+
+def bills_post_bulk(
+    bills: list[BillPosting], *, kind: str, currency: str, value_date: dt.date, booked_at=None
+) -> list[uuid.UUID | None]:
+    """The billing run's ledger: one transaction per bill, set-based. Balanced by
+    construction: every line's amount goes to the receivable (with its service and provider)
+    and, summed per provider, the other way to the provider's payable. Lines of zero are left
+    out; a bill of nothing but zeros posts nothing (its id is None). All or nothing, checked
+    as :func:`transactions_post_bulk` checks (known open accounts in the currency, integer
+    amounts). Returns the transactions' ids in the order of ``bills``."""
+    if not bills:
+        return []
+    if kind not in (Transaction.Kind.CHARGE, Transaction.Kind.ADJUSTMENT):
+        raise ValidationError({"kind": _("Unknown transaction kind.")})
+    currency = (currency or "").upper()
+    providers = {provider_id for bill in bills for _s, provider_id, _a in bill.lines}
+    payables = {
+        provider.pk: provider_payable(provider, currency).pk
+        for provider in Provider.objects.filter(pk__in=providers)
+    }
+    receivables: dict[str, int] = {}
+    codes = sorted({bill.receivable for bill in bills})
+    table = connection.ops.quote_name(LedgerAccount._meta.db_table)
+    with connection.cursor() as cursor:
+        # Plain SQL: the ORM's IN lookup prepares each of thousands of codes in Python.
+        for start in range(0, len(codes), 5000):
+            part = codes[start : start + 5000]
+            marks = ", ".join(["%s"] * len(part))
+            cursor.execute(
+                f"SELECT code, id FROM {table} WHERE code IN ({marks}) "  # noqa: S608
+                "AND kind = 'receivable' AND closed_at IS NULL AND currency = %s",
+                [*part, currency],
+            )
+            receivables.update(cursor.fetchall())
+    missing = sorted(set(codes) - receivables.keys()) + sorted(
+        str(p) for p in providers - payables.keys()
+    )
+    if missing:
+        raise ValidationError(
+            {
+                "legs": ValidationError(
+                    _("Unknown, closed or other-currency ledger account: %(code)s."),
+                    code="unknown_account",
+                    params={"code": ", ".join(missing[:5])},
+                )
+            }
+        )
+    values = Values()
+    booked = values.datetime(booked_at or timezone.now())
+    day = values.date(value_date)
+    transaction_rows, posting_rows, out = [], [], []
+    ids = iter(uuid7s(len(bills)))
+    # The postings of a bill but for its transaction and receivable, per distinct set of
+    # lines (a run's bills share a few hundred shapes among a million accounts).
+    shapes: dict[tuple, tuple[tuple, tuple]] = {}
+    for bill in bills:
+        shape = shapes.get(bill.lines)
+        if shape is None:
+            debits, credits = [], defaultdict(int)
+            for service, provider_id, amount in bill.lines:
+                if type(amount) is not int:
+                    raise ValidationError({"amount": _("Amounts must be whole minor units.")})
+                if amount:
+                    debits.append((amount, currency, service, provider_id))
+                    credits[provider_id] += amount
+            shape = shapes[bill.lines] = (
+                tuple(debits),
+                tuple(
+                    (payables[p], -amount, currency, "", p)
+                    for p, amount in credits.items()
+                    if amount
+                ),
+            )
+        debits, credit_rows = shape
+        if not debits:
+            out.append(None)
+            continue
+        txn_id = next(ids)
+        out.append(txn_id)
+        key = values.uuid(txn_id)
+        transaction_rows.append((key, kind, day, booked, bill.reference, "", currency))
+        receivable = receivables[bill.receivable]
+        for debit in debits:
+            posting_rows.append((key, receivable, *debit))
+        for credit in credit_rows:
+            posting_rows.append((key, *credit))
+    bulk_insert(
+        Transaction,
+        ["id", "kind", "value_date", "booked_at", "reference", "description", "currency"],
+        transaction_rows,
+        prepared=True,
+    )
+    bulk_insert(
+        Posting,
+        ["transaction_id", "account_id", "amount_minor", "currency", "service", "provider_id"],
+        posting_rows,
+        prepared=True,
+    )
+    return out

@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
+import mimetypes
+import os
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from pathlib import PurePosixPath
+from typing import Any, NamedTuple
 
 import phonenumbers
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template import TemplateDoesNotExist
 from django.utils import timezone
+from django.utils.text import get_valid_filename
 
 from civicdesk.notifications import sms
 from civicdesk.notifications.models import Delivery, InboundMessage
 from civicdesk.notifications.rendering import render_html, render_text, supported_language
 
 MAX_SMS_TEXT = 1600  # ten concatenated segments: more than any provider delivers as one message
+ATTACHMENTS_DIR = "notifications/attachments"
+
+
+class Attachment(NamedTuple):
+    """A file sent with an e-mail; its type is taken from the name's extension."""
+
+    filename: str
+    content: bytes
 
 
 def _language_for(user) -> str:
@@ -39,6 +55,52 @@ def render_message(template_key: str, channel: str, language: str, context: dict
     return subject, text, html
 
 
+def _attachments_folder(delivery: Delivery) -> str:
+    return f"{ATTACHMENTS_DIR}/{delivery.pk}"
+
+
+def _attachments_save(delivery: Delivery, attachments: Sequence[Attachment]) -> None:
+    """Keep an e-mail's files in the default storage until it is sent: a delivery is sent by a
+    worker (and retried) after the request or run that queued it has gone. The names keep
+    their order ("00-bill.pdf", "01-…"). If the caller's transaction is rolled back, the
+    files stay behind with no delivery (harmless, and rare: callers queue last)."""
+    for index, attachment in enumerate(attachments):
+        name = get_valid_filename(PurePosixPath(attachment.filename.replace("\\", "/")).name)
+        default_storage.save(
+            f"{_attachments_folder(delivery)}/{index:02d}-{name}", ContentFile(attachment.content)
+        )
+
+
+def _attachments_load(delivery: Delivery) -> list[tuple[str, bytes, str]]:
+    """The delivery's files as (name, content, MIME type), in the order they were given."""
+    folder = _attachments_folder(delivery)
+    if not default_storage.exists(folder):
+        return []
+    _dirs, files = default_storage.listdir(folder)
+    loaded = []
+    for stored in sorted(files):
+        with default_storage.open(f"{folder}/{stored}", "rb") as handle:
+            content = handle.read()
+        name = stored.split("-", 1)[1] if "-" in stored else stored
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        loaded.append((name, content, mime))
+    return loaded
+
+
+def _attachments_delete(delivery: Delivery) -> None:
+    folder = _attachments_folder(delivery)
+    if not default_storage.exists(folder):
+        return
+    for stored in default_storage.listdir(folder)[1]:
+        default_storage.delete(f"{folder}/{stored}")
+    try:  # a local disk keeps the emptied folder: remove it too
+        path = default_storage.path(folder)
+    except NotImplementedError:  # object stores have no folders
+        return
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
+
+
 def _queue(delivery: Delivery) -> None:
     """Send `delivery` through Celery once the surrounding transaction commits.
 
@@ -58,11 +120,13 @@ def notify(
     *,
     channel: str | None = None,
     recipient: str | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> Delivery:
     """Queue a message for `user` and send it once the surrounding transaction commits.
 
     The channel is the user's own (SMS only when their phone is verified) unless given. SMS falls
     back to e-mail when the template has no SMS version or there is no number to send to.
+    `attachments` go with an e-mail (an SMS carries none).
     Raises TemplateDoesNotExist when the template is missing, ValueError on an unknown channel.
     """
     channel = channel or user.effective_channel
@@ -91,6 +155,8 @@ def notify(
         body=text,
         html_body=html,
     )
+    if channel == Delivery.Channel.EMAIL and attachments:
+        _attachments_save(delivery, attachments)
     _queue(delivery)
     return delivery
 
@@ -103,9 +169,11 @@ def notify_contact(
     template_key: str,
     context: dict[str, Any] | None = None,
     language: str | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> Delivery:
     """Like notify(), for a contact who is not a user (an account holder's e-mail or phone on
-    file, an invited person). The language defaults to the operator's default."""
+    file, an invited person). The language defaults to the operator's default; `attachments`
+    go with an e-mail."""
     if channel not in Delivery.Channel.values:
         raise ValueError(f"Unknown notification channel: {channel!r}")
     if language is None:
@@ -124,6 +192,8 @@ def notify_contact(
         body=text,
         html_body=html,
     )
+    if channel == Delivery.Channel.EMAIL and attachments:
+        _attachments_save(delivery, attachments)
     _queue(delivery)
     return delivery
 
@@ -156,6 +226,8 @@ def delivery_send(*, delivery_id: str) -> Delivery:
             )
             if delivery.html_body:
                 message.attach_alternative(delivery.html_body, "text/html")
+            for name, content, mime in _attachments_load(delivery):
+                message.attach(name, content, mime)
             message.send(fail_silently=False)
             provider_id = ""
     except Exception as exc:
@@ -171,6 +243,7 @@ def delivery_send(*, delivery_id: str) -> Delivery:
         error="",
         provider_message_id=provider_id[:120],
     )
+    _attachments_delete(delivery)  # sent: the files were only kept for the sending
     delivery.refresh_from_db()
     return delivery
 

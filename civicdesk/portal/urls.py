@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include(payments_urls.urlpatterns)),
     path("", include(claims_urls.urlpatterns)),
     path("", include(meters_urls.urlpatterns)),
+    path("", include("civicdesk.portal.bills_urls")),
 ]

@@ -78,7 +78,7 @@ def test_every_account_gets_one_invoice_priced_as_the_tariffs_say(operator):
 
 def test_a_second_run_with_nothing_changed_writes_nothing(operator):
     support.town(3)
-    bill()
+    first = bill()
     counts = (
         Invoice.objects.count(),
         InvoiceLine.objects.count(),
@@ -88,6 +88,15 @@ def test_a_second_run_with_nothing_changed_writes_nothing(operator):
     again = bill()
     assert (again.invoices_unchanged, again.invoices_new, again.invoices_adjusted) == (3, 0, 0)
     assert again.charged_minor == 0
+    # Its chunks saw the same inputs as the first run's: they were not priced again.
+    assert list(again.chunks.values_list("unchanged", flat=True)) == [True, True]
+    assert list(again.chunks.values_list("fingerprint", flat=True)) == list(
+        first.chunks.values_list("fingerprint", flat=True)
+    )
+    # A full run prices everything again and still writes nothing.
+    full = billing_run_execute(billing_run_start(period=support.PERIOD, chunk_size=2, full=True))
+    assert full.invoices_unchanged == 3
+    assert not any(full.chunks.values_list("unchanged", flat=True))
     assert counts == (
         Invoice.objects.count(),
         InvoiceLine.objects.count(),
@@ -137,9 +146,9 @@ def test_a_tariff_correction_is_billed_to_everyone_as_adjustments(operator):
 def test_a_service_that_ended_is_reversed_in_full(operator):
     accounts = support.town(1)
     bill()
-    AccountService.objects.filter(account=accounts[0], service_type="maintenance").update(
-        ends_on=date(2025, 7, 31)
-    )
+    service = AccountService.objects.get(account=accounts[0], service_type="maintenance")
+    service.ends_on = date(2025, 7, 31)
+    service.save()  # as the registry's services do (record_save): the row is stamped
     bill()
     assert lines_of(accounts[0])["maintenance"] == [("charge", 60500, 0), ("adjustment", -60500, 0)]
 
@@ -202,9 +211,9 @@ def test_an_unknown_tariff_goes_to_the_exception_queue_and_the_rest_is_billed(op
     )
     assert set(lines_of(accounts[0])) == {"electricity", "maintenance"}
     # Fixed: the next run adds the missing service and closes the exception.
-    AccountService.objects.filter(account=accounts[0], service_type="cold_water").update(
-        tariff_code="town-water"
-    )
+    service = AccountService.objects.get(account=accounts[0], service_type="cold_water")
+    service.tariff_code = "town-water"
+    service.save()
     again = bill()
     assert again.exceptions == 0 and again.invoices_adjusted == 1
     assert lines_of(accounts[0])["cold_water"] == [("adjustment", 20700, 2700)]
@@ -268,6 +277,25 @@ def test_a_chunk_written_by_another_worker_is_not_written_twice(operator):
     assert runs._write(run, chunk, first, context) == 2
     assert runs._write(run, chunk, second, context) is None
     assert Invoice.objects.count() == 2 and Transaction.objects.count() == 2
+
+
+def test_a_change_in_one_chunk_prices_only_that_chunk_again(operator):
+    accounts = support.town(4)
+    bill()
+    meter = Meter.objects.get(account=accounts[3], resource="cold_water")
+    reading = Reading.objects.get(meter=meter)
+    reading.consumption = Decimal("9")  # corrected in place: the sum of consumption shows it
+    reading.save()
+    run = bill()
+    assert list(run.chunks.order_by("index").values_list("unchanged", flat=True)) == [
+        True,
+        False,
+    ]
+    assert (run.invoices_unchanged, run.invoices_adjusted) == (3, 1)
+    assert lines_of(accounts[3])["cold_water"] == [
+        ("charge", 20700, 2700),
+        ("adjustment", 3450, 450),  # 1 kl more at R30.00 + VAT
+    ]
 
 
 def test_one_open_run_per_period(operator):

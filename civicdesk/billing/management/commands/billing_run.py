@@ -39,9 +39,14 @@ class Command(BaseCommand):
             action="store_true",
             help="queue the chunks for the Celery workers and follow their progress",
         )
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="price every account again, also where nothing changed since the last run",
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    def handle(self, *args, period, chunk_size, distribute, no_progress, **options):
+    def handle(self, *args, period, chunk_size, distribute, full, no_progress, **options):
         try:
             start = parse_period(period)
         except ValueError:
@@ -49,7 +54,7 @@ class Command(BaseCommand):
                 _("The period must be a month written as YYYY-MM, e.g. 2025-08.")
             ) from None
         try:
-            run = billing_run_start(period=start, chunk_size=chunk_size)
+            run = billing_run_start(period=start, chunk_size=chunk_size, full=full)
         except RunRefused as exc:
             raise CommandError(refusal_message(exc)) from None
         stream = getattr(self.stderr, "_out", sys.stderr)
