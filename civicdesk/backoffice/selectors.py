@@ -32,13 +32,26 @@ REFUNDS = (_("Refunds to approve and pay"), "backoffice:refunds")
 METERS = (_("Meters"), "backoffice:metering_search")
 READING_REVIEW = (_("Readings to review"), "backoffice:metering_queue")
 READING_IMPORTS = (_("Import meter readings"), "backoffice:metering_imports")
+TARIFFS = (_("Tariffs"), "backoffice:tariffs")
+BILLING_RUNS = (_("Billing runs"), "backoffice:billing_runs")
+BILLING_EXCEPTIONS = (_("Billing exceptions"), "backoffice:billing_exceptions")
+INVOICES = (_("Invoices"), "backoffice:billing_invoices")
 
 # What each role's landing page offers. Later issues add their consoles to these lists.
 _PANELS = {
     roles.CALL_CENTRE_AGENT: (
         _("Call centre"),
         _("Identify callers, log calls and raise cases for them."),
-        (CALL_CONSOLE, CUSTOMER_360, WORK_QUEUE, CALL_FIGURES, PAYMENTS, METERS),
+        (
+            CALL_CONSOLE,
+            CUSTOMER_360,
+            WORK_QUEUE,
+            CALL_FIGURES,
+            PAYMENTS,
+            METERS,
+            INVOICES,
+            TARIFFS,
+        ),
     ),
     roles.REVENUE_OFFICER: (
         _("Revenue"),
@@ -54,6 +67,10 @@ _PANELS = {
             METERS,
             READING_REVIEW,
             READING_IMPORTS,
+            TARIFFS,
+            BILLING_RUNS,
+            BILLING_EXCEPTIONS,
+            INVOICES,
         ),
     ),
     roles.CASE_SPECIALIST: (
@@ -74,6 +91,7 @@ _PANELS = {
             WORK_QUEUE,
             CASE_DASHBOARDS,
             CALL_FIGURES,
+            TARIFFS,
             (_("Audit log"), "backoffice:audit_log"),
         ),
     ),
@@ -90,6 +108,10 @@ _PANELS = {
             REFUNDS,
             METERS,
             READING_REVIEW,
+            TARIFFS,
+            BILLING_RUNS,
+            BILLING_EXCEPTIONS,
+            INVOICES,
             (_("Admin portal"), "admin:index"),
             (_("Audit log"), "backoffice:audit_log"),
         ),

@@ -2,6 +2,7 @@ from django.urls import include, path
 
 from civicdesk.backoffice import (
     banking_urls,
+    billing_urls,
     customer360,
     imports,
     metering_import_urls,
@@ -10,6 +11,7 @@ from civicdesk.backoffice import (
     payments_urls,
     refunds_urls,
     reviews,
+    tariff_urls,
     views,
 )
 
@@ -39,4 +41,6 @@ urlpatterns = [
     path("money/", include(refunds_urls.urlpatterns)),
     path("metering/", include(metering_urls.urlpatterns)),
     path("metering/", include(metering_import_urls.urlpatterns)),
+    path("tariffs/", include(tariff_urls.urlpatterns)),
+    path("billing/", include(billing_urls.urlpatterns)),
 ]

@@ -12,11 +12,12 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from civicdesk.cases import forms, selectors, services, workflow
+from civicdesk.cases import forms, intake_links, selectors, services, workflow
 from civicdesk.cases.models import Case, Category, Channel, Status, translated
 from civicdesk.registry.selectors import accounts_for_user
 
@@ -35,6 +36,14 @@ def _choosable(categories: list[Category]) -> list[Category]:
 @login_required
 def category_choose(request: HttpRequest) -> HttpResponse:
     categories = list(selectors.categories_for_intake())
+    chosen = request.GET.get("category")
+    if chosen and any(c.code == chosen for c in _choosable(categories)):
+        # A deep link (e.g. a bill's "dispute this line"): straight to the form, with the rest
+        # of the query string for the app that resolves it (cases.intake_links).
+        rest = request.GET.copy()
+        del rest["category"]
+        url = reverse("cases_portal:lodge", args=[chosen])
+        return redirect(f"{url}?{rest.urlencode()}" if rest else url)
     groups: dict[int | None, dict] = {}
     for category in _choosable(categories):
         group = groups.setdefault(category.parent_id, {"parent": category.parent, "categories": []})
@@ -106,8 +115,13 @@ def _intake_from(form: forms.CaseLodgeForm, request: HttpRequest, parent: Case |
 @login_required
 def case_lodge(request: HttpRequest, code: str) -> HttpResponse:
     category = _category_for_intake(code)
+    linked = intake_links.resolve(request, category)
     accounts = list(accounts_for_user(request.user))
-    initial = {"account": request.GET.get("account", "")}
+    initial = {"account": request.GET.get("account", "") or (linked.account if linked else "")}
+    if linked is not None:
+        initial.update({forms.QUESTION_PREFIX + k: v for k, v in linked.answers.items()})
+        if linked.subject:
+            initial["subject"] = linked.subject
     form = forms.CaseLodgeForm(
         request.POST or None,
         request.FILES or None,
@@ -127,9 +141,12 @@ def case_lodge(request: HttpRequest, code: str) -> HttpResponse:
         if not form.errors:
             try:
                 with transaction.atomic():
-                    case = services.case_create(
-                        _intake_from(form, request, parent), attachments=form.cleaned_data["photos"]
-                    )
+                    intake = _intake_from(form, request, parent)
+                    if linked is not None:
+                        intake.concerns += linked.concerns
+                    case = services.case_create(intake, attachments=form.cleaned_data["photos"])
+                    if linked is not None and linked.created is not None:
+                        linked.created(case)
                     if parent is not None:
                         services.case_mark_duplicate(case=case, parent=parent, actor=request.user)
             except ValidationError as exc:
@@ -151,6 +168,7 @@ def case_lodge(request: HttpRequest, code: str) -> HttpResponse:
             "accounts": accounts,
             "selected_account": selected,
             "joining": parent,
+            "linked": linked,
             "known": _known_problems_near(request.user, category, selected),
         },
     )

@@ -144,7 +144,10 @@ class Concern:
     url: str
 
 
-_CONCERN_URLS = {"personalaccount": "backoffice:customer_account"}
+_CONCERN_URLS = {
+    "personalaccount": "backoffice:customer_account",
+    "invoice": "backoffice:billing_invoice",
+}
 
 
 def case_concerns(case: Case) -> list[Concern]:

@@ -99,6 +99,18 @@ METERING_WORK = (
     "metering.add_meter",
     "metering.change_meter",
 )
+BILLING_VIEW = (
+    "billing.view_invoice",
+    "billing.view_billingrun",
+    "billing.view_runexception",
+    "billing.view_invoicedispute",
+    "tariffs.view_tariff",
+)
+BILLING_WORK = (
+    "billing.run_billing",
+    "billing.change_invoicedispute",
+    "tariffs.add_tariff",
+)
 
 ROLES: dict[str, Role] = {
     r.key: r
@@ -116,6 +128,8 @@ ROLES: dict[str, Role] = {
                 *LEDGER_VIEW,
                 *METERING_VIEW,
                 *METERING_ENTER,
+                "billing.view_invoice",
+                "tariffs.view_tariff",
             ),
         ),
         Role(
@@ -132,6 +146,8 @@ ROLES: dict[str, Role] = {
                 *LEDGER_WORK,
                 *METERING_VIEW,
                 *METERING_WORK,
+                *BILLING_VIEW,
+                *BILLING_WORK,
             ),
         ),
         Role(
@@ -175,6 +191,7 @@ ROLES: dict[str, Role] = {
                 "cases.view_call",
                 *LEDGER_VIEW,
                 *METERING_VIEW,
+                *BILLING_VIEW,
                 *_STAFF_READ,
             ),
         ),
@@ -200,6 +217,10 @@ ROLES: dict[str, Role] = {
                 *METERING_WORK,
                 "metering.view_meteringsettings",
                 "metering.change_meteringsettings",
+                *BILLING_VIEW,
+                *BILLING_WORK,
+                "billing.view_billingsettings",
+                "billing.change_billingsettings",
                 *_STAFF_READ,
             ),
         ),
