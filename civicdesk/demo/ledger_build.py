@@ -12,6 +12,7 @@ import random
 
 from django.utils import timezone
 
+from civicdesk.demo.billing_data import BILLED_MONTHS
 from civicdesk.ledger import services as ledger
 from civicdesk.ledger.models import LedgerAccount
 from civicdesk.ledger.postings import Leg
@@ -65,12 +66,14 @@ def build_ledger(*, currency: str, resident_accounts: list[str], rng: random.Ran
         PersonalAccount.objects.order_by("number").prefetch_related("services__provider")
     )
     by_number = {a.number: a for a in accounts}
-    # Paid up, owing the last two bills, and in credit after an overpayment.
+    # The demo residents' older history, all paid; how they pay their recent bills (paid up,
+    # owing the last two, in credit after an overpayment) is billing_build's.
     habits = dict(zip(resident_accounts, ("paid_up", "owing", "credit"), strict=False))
-    for number, habit in habits.items():
+    for number in habits:
         account = by_number[number]
         services = list(account.services.all())
-        months = _month_ends(HISTORY_MONTHS, today)
+        # The last BILLED_MONTHS are real bills of the demo's billing runs (billing_build).
+        months = _month_ends(HISTORY_MONTHS, today)[:-BILLED_MONTHS]
         for index, day in enumerate(months):
             lines = _lines(services, rng)
             ledger.charge_post(
@@ -81,12 +84,7 @@ def build_ledger(*, currency: str, resident_accounts: list[str], rng: random.Ran
                 reference=f"INV-{number}-{day:%Y%m}",
                 description=f"Bill {day:%Y-%m}",
             )
-            last_two = index >= len(months) - 2
-            if habit == "owing" and last_two:
-                continue
             amount = sum(line.amount_minor for line in lines)
-            if habit == "credit" and index == len(months) - 1:
-                amount += 50_000
             ledger.payment_post(
                 account=account,
                 amount_minor=amount,
@@ -100,7 +98,7 @@ def build_ledger(*, currency: str, resident_accounts: list[str], rng: random.Ran
     receivables = ledger.receivables_ensure({a.pk: a.number for a in others})
     payables = {}
     specs = []
-    for day in _month_ends(RECENT_MONTHS, today):
+    for day in _month_ends(RECENT_MONTHS + BILLED_MONTHS, today)[:RECENT_MONTHS]:
         for account in others:
             legs, dims = [], []
             for line in _lines(list(account.services.all()), rng):

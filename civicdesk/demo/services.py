@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from civicdesk.demo.billing_build import build_billing
 from civicdesk.demo.cases_build import build_cases
 from civicdesk.demo.ledger_build import build_ledger
 from civicdesk.demo.ledger_data import build_banking
@@ -97,6 +98,12 @@ def demo_build(*, jurisdiction: str, accounts: int = 1000, seed: int = 1) -> Dem
         )
         registry["metering"] = build_metering(
             jurisdiction=profile.jurisdiction,
+            resident_accounts=registry["resident_accounts"],
+            rng=rng,
+        )
+        registry["billing"] = build_billing(
+            operator=operator,
+            today=timezone.localdate(),
             resident_accounts=registry["resident_accounts"],
             rng=rng,
         )

@@ -114,9 +114,15 @@ class StatementImportSerializer(serializers.Serializer):
     statements = StatementSerializer(many=True)
 
 
+@extend_schema_field({"type": "string", "format": "binary", "minLength": 1})
+class UploadedFileField(serializers.FileField):
+    """A file part; the schema says it has content (Django's multipart parser drops a part
+    with none, which then reads as no file at all)."""
+
+
 class StatementUploadSerializer(serializers.Serializer):
     format = StrictCharField(max_length=40, help_text="The bank format's code.")
-    file = serializers.FileField(
+    file = UploadedFileField(
         allow_empty_file=True,
         max_length=255,
         help_text="The statement: CSV as the bank exports it, or camt.053 XML; at most 20 MB.",
@@ -229,7 +235,7 @@ class MissingPaymentJsonSerializer(serializers.Serializer):
 
 
 class MissingPaymentCreateSerializer(MissingPaymentJsonSerializer):
-    proof = serializers.FileField(
+    proof = UploadedFileField(
         required=False,
         allow_empty_file=True,
         max_length=255,

@@ -31,6 +31,12 @@ class Command(BaseCommand):
                 + "; resident2@demo.test holds "
                 + r["resident_accounts"][2]
             )
+            b = r.get("billing") or {}
+            if b:
+                self.stdout.write(
+                    f"Billing: {b['tariffs']} tariffs, {b['runs']} monthly runs, "
+                    f"{b['invoices']} invoices, {b['exceptions']} accounts in the exception queue"
+                )
         self.stdout.write("")
         self.stdout.write(f"Demo logins (password: {settings.CIVICDESK_DEMO_PASSWORD}):")
         for email, role in report.users:
