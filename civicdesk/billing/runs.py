@@ -270,7 +270,7 @@ def billing_run_finish(run_id: int) -> bool:
             invoices_adjusted=run.invoices_adjusted,
             exceptions=run.exceptions,
         )
-        if run.invoices_new or run.invoices_adjusted:
+        if (run.invoices_new or run.invoices_adjusted) and _emails_to_send(run):
             # The new and corrected bills go to those who chose e-mail (off the run).
             from civicdesk.billing.tasks import bills_send_task
 
@@ -278,12 +278,21 @@ def billing_run_finish(run_id: int) -> bool:
     return True
 
 
+def _emails_to_send(run: BillingRun) -> bool:
+    found = billing_selectors.billing_settings()
+    if found is None or not found.email_bills:
+        return False
+    return Invoice.objects.filter(run_id=run.pk, account__delivery_preference="email").exists()
+
+
 def billing_chunk_process(chunk_id: int) -> int | None:
     """Bill one chunk, all or nothing (a Celery task's work). Returns the number of accounts,
     or None when another worker has it or it is already done."""
     with transaction.atomic():
         chunk = (
-            RunChunk.objects.select_for_update(skip_locked=True)
+            # Only the chunk's row: locking the run's too would make every other worker skip
+            # its chunk while this one works.
+            RunChunk.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("run")
             .filter(pk=chunk_id, status=RunChunk.Status.PENDING)
             .first()
@@ -574,7 +583,10 @@ class _Chunk:
         except tariff.errors as exc:
             self._exception(service, "pricing", tariff=tariff.code, reason=exc.code, **exc.params)
             return None
-        detail = priced.detail + ((("true_up", str(true_up)),) if true_up else ())
+        # (A quantity without its trailing zeros: the same text from SQLite and PostgreSQL.)
+        detail = priced.detail + (
+            (("true_up", format(true_up.normalize(), "f")),) if true_up else ()
+        )
         charge = compose.ServiceCharge(
             service=kind,
             provider_id=provider_id,

@@ -49,7 +49,9 @@ MONTH = {"en": "August 2025", "af": "Augustus 2025", "uk": "Серпень 2025"
 
 
 def plain(text: str) -> str:
-    return text.replace(NBSP, " ")
+    """The PDF's words one space apart: where a line breaks depends on the language's words
+    (a month may wrap away from its year)."""
+    return " ".join(text.replace(NBSP, " ").split())
 
 
 @pytest.fixture
