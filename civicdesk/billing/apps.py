@@ -8,7 +8,9 @@ class BillingConfig(AppConfig):
     verbose_name = _("Billing")
 
     def ready(self) -> None:
-        from civicdesk.billing import casework, slots
+        from civicdesk.billing import casework, selectors, slots
+        from civicdesk.registry.services import last_bill_source_register
 
         slots.register()
         casework.register()
+        last_bill_source_register(selectors.last_bill_amount)

@@ -138,7 +138,12 @@ class Invoice(models.Model):
     digest = models.CharField(max_length=32, help_text="Hash of the priced lines.")
     revision = models.PositiveSmallIntegerField(default=0)
     run = models.ForeignKey(
-        BillingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        BillingRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,  # which run last wrote it: a note, not worth a check per invoice
     )
     created_at = models.DateTimeField(_("created at"))
     updated_at = models.DateTimeField(_("updated at"))
@@ -168,14 +173,17 @@ class InvoiceLine(models.Model):
     position = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.CHARGE)
     service = models.CharField(_("service"), max_length=20, choices=ServiceType.choices)
+    # A dimension (providers are never deleted: PROTECT): no database check per line, which
+    # a billing run would pay for five million times.
     provider = models.ForeignKey(
         "registry.Provider",
         verbose_name=_("provider"),
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
-    tariff_code = models.CharField(max_length=60, blank=True)
+    tariff_code = models.CharField(max_length=64, blank=True)
     tariff_version = models.PositiveIntegerField(null=True, blank=True)
     quantity = models.DecimalField(_("quantity"), **QUANTITY, null=True, blank=True)
     unit = models.CharField(_("unit"), max_length=20, blank=True)

@@ -50,7 +50,6 @@ from civicdesk.ledger.services import (
 from civicdesk.metering.services import true_ups_mark_billed
 from civicdesk.registry.models import AccountService, Provider
 from civicdesk.registry.selectors import operator_get
-from civicdesk.registry.services import accounts_last_bill_set
 from civicdesk.tariffs.selectors import TariffInForce, tariffs_in_force
 
 log = logging.getLogger(__name__)
@@ -381,7 +380,6 @@ class _Writes:
     updates: list[tuple] = field(default_factory=list)  # (invoice id, amount, digest, revision)
     exceptions: list[tuple] = field(default_factory=list)
     true_ups: list[int] = field(default_factory=list)
-    last_bill: dict[int, Decimal] = field(default_factory=dict)
     in_credit: list[int] = field(default_factory=list)
     existing_ids: dict[int, int] = field(default_factory=dict)
 
@@ -447,7 +445,6 @@ class _Chunk:
         changed: list[tuple[inputs.Existing, list[compose.ServiceCharge], str]] = []
         totals = result.totals
         invoice_number_of = context.prefix.__add__
-        exponent = -self.exponent
         for account_id, account_charges in charges.items():
             facts = data.accounts[account_id]
             result.accounts += 1
@@ -491,7 +488,6 @@ class _Chunk:
                     context.now_text,
                 ]
             )
-            writes.last_bill[account_id] = Decimal(closing).scaleb(exponent)
             if opening < 0:
                 writes.in_credit.append(account_id)
             index = self._bill("charge", number, receivable, account_charges)
@@ -744,8 +740,6 @@ def _write(run: BillingRun, chunk: RunChunk, writes: _Writes, context: _Context)
             )
         if writes.true_ups:
             true_ups_mark_billed(writes.true_ups, context.period)
-        if writes.last_bill:
-            accounts_last_bill_set(writes.last_bill)
         if writes.in_credit:
             accounts_allocate(writes.in_credit)
         if writes.exceptions:

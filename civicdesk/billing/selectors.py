@@ -415,3 +415,17 @@ def account_statement(account: PersonalAccount, date_from: date, date_to: date) 
             )
         )
     return AccountStatement(account, currency, date_from, date_to, int(opening), entries)
+
+
+def last_bill_amount(account) -> Decimal | None:
+    """The closing balance of the account's latest invoice (registered with the registry as
+    the account's last bill amount; None before its first bill)."""
+    found = (
+        Invoice.objects.filter(account=account)
+        .order_by("-period")
+        .values_list("closing_minor", "currency")
+        .first()
+    )
+    if found is None:
+        return None
+    return Decimal(found[0]).scaleb(-currency_exponent(found[1]))

@@ -4,6 +4,7 @@ the acting user; linking never tells an unverified caller whether an account num
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -216,6 +217,25 @@ def link_request_start(
     return request
 
 
+# Where an account's last bill amount is (the billing app's invoices register theirs); without
+# one, the amount imported with the account is used.
+_last_bill_sources: list[Callable[[PersonalAccount], Decimal | None]] = []
+
+
+def last_bill_source_register(source: Callable[[PersonalAccount], Decimal | None]) -> None:
+    if source not in _last_bill_sources:
+        _last_bill_sources.append(source)
+
+
+def account_last_bill(account: PersonalAccount) -> Decimal | None:
+    """The amount of the account's last bill: what a resident quotes to prove it is theirs."""
+    for source in _last_bill_sources:
+        found = source(account)
+        if found is not None:
+            return found
+    return account.last_bill_amount
+
+
 @transaction.atomic
 def link_request_confirm(*, user, request_id, code: str = "", amount: str = "") -> LinkOutcome:
     """Check the proof. Wrong answers are counted (and kept: the outcome is returned, not
@@ -241,12 +261,8 @@ def link_request_confirm(*, user, request_id, code: str = "", amount: str = "") 
             value = Decimal(str(amount).strip().replace(",", ".").replace(" ", ""))
         except InvalidOperation:
             value = None
-        ok = (
-            account is not None
-            and value is not None
-            and account.last_bill_amount is not None
-            and value == account.last_bill_amount
-        )
+        last_bill = account_last_bill(account) if account is not None else None
+        ok = value is not None and last_bill is not None and value == last_bill
     else:
         return LinkOutcome(request, False, _link_status_message(request))
     if not ok:
@@ -418,36 +434,3 @@ def opening_balances_mark_posted(ids: list[int], *, at=None) -> int:
     return OpeningBalance.objects.filter(pk__in=ids, posted_at__isnull=True).update(
         posted_at=at or timezone.now()
     )
-
-
-def accounts_last_bill_set(amounts: dict[int, Decimal]) -> int:
-    """Keep each account's last bill amount (what a resident may quote to prove an account is
-    theirs), set-based: one statement for many accounts (the billing run calls this per chunk).
-    The change is not in the account's history: it is a copy of the invoice, which is."""
-    if not amounts:
-        return 0
-    from django.db import connection
-
-    table = connection.ops.quote_name(PersonalAccount._meta.db_table)
-    rows = [(account_id, str(amount)) for account_id, amount in amounts.items()]
-    count = 0
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 5000):
-            part = rows[start : start + 5000]
-            if connection.vendor == "postgresql":
-                values = ", ".join(["(%s::bigint, %s::numeric)"] * len(part))
-                sql = (
-                    f"UPDATE {table} AS a SET last_bill_amount = v.amount "  # noqa: S608
-                    f"FROM (VALUES {values}) AS v(id, amount) WHERE a.id = v.id"
-                )
-                cursor.execute(sql, [value for row in part for value in row])
-            else:
-                import json
-
-                sql = (
-                    f"UPDATE {table} AS a SET last_bill_amount = v.value ->> 1 "  # noqa: S608
-                    "FROM json_each(%s) AS v WHERE a.id = v.value ->> 0"
-                )
-                cursor.execute(sql, [json.dumps(part)])
-            count += cursor.rowcount
-    return count

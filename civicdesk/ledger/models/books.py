@@ -133,6 +133,8 @@ class Posting(AppendOnlyModel):
     service = models.CharField(
         _("service"), max_length=30, choices=ServiceType.choices, blank=True, db_default=""
     )
+    # A dimension (providers are never deleted: PROTECT): no database check per posting, which
+    # a billing run would pay for millions of times.
     provider = models.ForeignKey(
         "registry.Provider",
         verbose_name=_("provider"),
@@ -140,6 +142,7 @@ class Posting(AppendOnlyModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_constraint=False,
     )
 
     class Meta:
