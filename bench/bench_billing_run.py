@@ -368,7 +368,7 @@ def run(args, postgres: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=1_000_000)
-    parser.add_argument("--chunk", type=int, default=20_000, help="accounts per chunk")
+    parser.add_argument("--chunk", type=int, default=10_000, help="accounts per chunk")
     parser.add_argument(
         "--postgres",
         action="store_true",

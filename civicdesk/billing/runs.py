@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -195,6 +196,10 @@ def _execute_pipelined(run: BillingRun, chunks: list[RunChunk], progress, timing
     context = _Context(run)
     for name in ("prepare", "write", "wait"):
         timings.setdefault(name, 0.0)
+    lock = threading.Lock()
+    # PostgreSQL checks and indexes a chunk's rows in its own server process: two chunks in
+    # writing keep both cores busy while this thread prices the next. SQLite has one writer.
+    writers = 2 if connection.vendor == "postgresql" else 1
 
     def write(chunk: RunChunk, writes: _Writes) -> int | None:
         began = time.perf_counter()
@@ -202,7 +207,8 @@ def _execute_pipelined(run: BillingRun, chunks: list[RunChunk], progress, timing
             return _write(run, chunk, writes, context)
         finally:
             connection.close()  # this thread's own connection
-            timings["write"] += time.perf_counter() - began
+            with lock:
+                timings["write"] += time.perf_counter() - began
 
     def wait(future) -> None:
         began = time.perf_counter()
@@ -213,17 +219,17 @@ def _execute_pipelined(run: BillingRun, chunks: list[RunChunk], progress, timing
     collecting = gc.isenabled()
     gc.disable()  # see billing_chunk_process
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-writer") as writer:
-            pending = None
+        with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="billing-writer") as pool:
+            pending: list = []
             for chunk in chunks:
                 began = time.perf_counter()
                 writes = _Chunk(run, chunk, context).prepare()
                 timings["prepare"] += time.perf_counter() - began
-                if pending is not None:
-                    wait(pending)
-                pending = writer.submit(write, chunk, writes)
-            if pending is not None:
-                wait(pending)
+                if len(pending) >= writers:
+                    wait(pending.pop(0))
+                pending.append(pool.submit(write, chunk, writes))
+            for future in pending:
+                wait(future)
     finally:
         if collecting:
             gc.enable()
