@@ -441,17 +441,7 @@ class StatementView(FileNegotiation, APIView):
         statement = selectors.account_statement(account, date_from, date_to)
         if kind == "json":
             return Response(AccountStatementSerializer(statement).data)
-        if kind == "csv":
-            response = HttpResponse(
-                bill.statement_csv(statement), content_type="text/csv; charset=utf-8"
-            )
-        else:
-            response = HttpResponse(
-                bill.statement_pdf(statement, get_language()), content_type="application/pdf"
-            )
-        filename = bill.statement_filename(statement, kind)
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return bill.statement_download(statement, kind, get_language())
 
 
 urlpatterns = [

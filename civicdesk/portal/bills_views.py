@@ -227,17 +227,7 @@ def _download(request: HttpRequest, number: str, kind: str) -> HttpResponse:
     if found is None:  # the page says what is wrong with the range
         page = reverse("portal:statement", args=[account.number])
         return redirect(f"{page}?{request.GET.urlencode()}")
-    if kind == "csv":
-        response = HttpResponse(
-            documents.statement_csv(found), content_type="text/csv; charset=utf-8"
-        )
-    else:
-        response = HttpResponse(
-            documents.statement_pdf(found, get_language()), content_type="application/pdf"
-        )
-    filename = documents.statement_filename(found, kind)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return documents.statement_download(found, kind, get_language())
 
 
 @login_required

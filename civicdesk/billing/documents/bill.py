@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.conf import settings
+from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import formats, translation
 from django.utils.translation import gettext as _
@@ -373,3 +374,14 @@ def statement_pdf(statement: AccountStatement, language: str) -> bytes:
             },
         )
     return html_to_pdf(html)
+
+
+def statement_download(statement: AccountStatement, kind: str, language: str) -> HttpResponse:
+    """The statement as a file to download: ``kind`` "csv" or "pdf" (the API and the portal)."""
+    if kind == "csv":
+        response = HttpResponse(statement_csv(statement), content_type="text/csv; charset=utf-8")
+    else:
+        response = HttpResponse(statement_pdf(statement, language), content_type="application/pdf")
+    filename = statement_filename(statement, kind)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from civicdesk.metering.models import Meter, Reading
 from civicdesk.registry.models import AccountService
@@ -13,21 +14,11 @@ from civicdesk.tariffs.services import tariffs_load
 
 PERIOD = date(2025, 8, 1)
 
-TARIFFS = """
-code: example-electricity
-service: electricity
-unit: kWh
-currency: ZAR
-valid_from: 2025-07-01
-tax: {name: VAT, rate: "0.15", prices_include_tax: false}
-charges:
-  - kind: block
-    blocks:
-      - {up_to: 100, price: "2.50"}
-      - {up_to: 400, price: "3.00"}
-      - {up_to: null, price: "3.50"}
-  - kind: fixed
-    amount: "150.00"
+# The issue's example tariff (as shipped in the tariffs app), then the town's water and levy.
+EXAMPLE = Path(__file__).resolve().parents[2] / "tariffs" / "examples" / "example-electricity.yaml"
+TARIFFS = (
+    EXAMPLE.read_text(encoding="utf-8")
+    + """
 ---
 code: town-water
 service: cold_water
@@ -50,6 +41,7 @@ charges:
   - kind: per_m2
     rate: "10.00"
 """
+)
 
 
 def load_tariffs():
