@@ -114,15 +114,10 @@ class StatementImportSerializer(serializers.Serializer):
     statements = StatementSerializer(many=True)
 
 
-@extend_schema_field({"type": "string", "format": "binary", "minLength": 1})
-class UploadedFileField(serializers.FileField):
-    """A file part; the schema says it has content (Django's multipart parser drops a part
-    with none, which then reads as no file at all)."""
-
-
 class StatementUploadSerializer(serializers.Serializer):
     format = StrictCharField(max_length=40, help_text="The bank format's code.")
-    file = UploadedFileField(
+    file = serializers.FileField(
+        required=False,  # Django's multipart parser drops an empty file part: see the view
         allow_empty_file=True,
         max_length=255,
         help_text="The statement: CSV as the bank exports it, or camt.053 XML; at most 20 MB.",
@@ -235,7 +230,7 @@ class MissingPaymentJsonSerializer(serializers.Serializer):
 
 
 class MissingPaymentCreateSerializer(MissingPaymentJsonSerializer):
-    proof = UploadedFileField(
+    proof = serializers.FileField(
         required=False,
         allow_empty_file=True,
         max_length=255,
@@ -299,7 +294,9 @@ class StatementListCreate(generics.ListAPIView):
         bank_format = BankFormat.objects.filter(code=data["format"]).first()
         if bank_format is None:
             raise UnprocessableContent({"format": [_("There is no bank format with this code.")]})
-        upload = data["file"]
+        upload = data.get("file")
+        if upload is None:  # no file part, or an empty one (which the parser drops)
+            raise UnprocessableContent({"file": [_("Attach the statement file; it is empty.")]})
         if upload.size > MAX_STATEMENT_BYTES:
             raise UnprocessableContent(
                 {"file": [_("The file is too large: at most %(mb)d MB.") % {"mb": 20}]}

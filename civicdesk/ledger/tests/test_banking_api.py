@@ -110,7 +110,7 @@ def test_upload_camt(officer):
     [
         ({"format": "nope", "file": b"x"}, 422, "format"),
         ({"format": "fnb-csv", "file": b"Date,Amount\n"}, 422, "file"),
-        ({"format": "fnb-csv"}, 400, "file"),
+        ({"format": "fnb-csv"}, 422, "file"),  # no file, or an empty one: the same to Django
         ({"file": b"x"}, 400, "format"),
     ],
 )
