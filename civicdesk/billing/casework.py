@@ -233,7 +233,7 @@ def dispute_intake(request: HttpRequest, category: Category) -> intake_links.Lin
         account=invoice.account.number,
         answers=answers,
         subject=subject,
-        concerns=[invoice],
+        concerns=[invoice, invoice.account],  # the bill, and the account it is for
         created=created,
     )
 
