@@ -54,6 +54,7 @@ class FormBooleanField(serializers.BooleanField):
 
 class ImportUploadSerializer(serializers.Serializer):
     file = serializers.FileField(
+        required=False,  # Django's multipart parser drops an empty file part: see the view
         allow_empty_file=True,
         max_length=255,
         help_text="The CSV file (UTF-8, comma or semicolon; at most 100 MB).",
@@ -173,7 +174,9 @@ class ImportListCreate(generics.ListAPIView):
         incoming = ImportUploadSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        upload = data["file"]
+        upload = data.get("file")
+        if upload is None:  # no file part, or an empty one (which the parser drops)
+            raise UnprocessableContent({"file": [_("Attach the file of readings; it is empty.")]})
         if upload.size > MAX_BYTES:
             raise UnprocessableContent(
                 {

@@ -168,8 +168,15 @@ def test_the_key_is_required_and_so_is_the_file(officer):
     response = client.post(URL, {"file": SimpleUploadedFile("a.csv", GOOD)}, format="multipart")
     assert response.status_code == 400 and "Idempotency-Key" in response.json()["detail"]
     response = client.post(URL, {}, format="multipart", HTTP_IDEMPOTENCY_KEY="k")
-    assert response.status_code == 400
+    assert response.status_code == 422  # no file, or an empty one: the same to Django
     assert response.json()["errors"][0]["field"] == "file"
+    empty = client.post(
+        URL,
+        {"file": SimpleUploadedFile("a.csv", b"")},
+        format="multipart",
+        HTTP_IDEMPOTENCY_KEY="k2",
+    )
+    assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "file"
 
 
 def test_who_may_import_and_read(make_user, operator, meters):
