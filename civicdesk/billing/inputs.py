@@ -107,13 +107,11 @@ def _day(value) -> date | None:
 
 
 def account_bounds() -> tuple[int, int, int] | None:
-    """(lowest id, highest id, count) of the accounts a run may bill."""
+    """(lowest id, highest id, count) of the accounts: the range a run splits into chunks
+    (which accounts exist during the period is chunk_inputs' to decide, by their dates)."""
     t = _tables()
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT MIN(id), MAX(id), COUNT(*) FROM {t['account']} "  # noqa: S608
-            "WHERE status <> 'closed' OR closed_on IS NOT NULL"
-        )
+        cursor.execute(f"SELECT MIN(id), MAX(id), COUNT(*) FROM {t['account']}")  # noqa: S608
         low, high, count = cursor.fetchone()
     return None if low is None else (low, high, count)
 
